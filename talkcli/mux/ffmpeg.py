@@ -12,11 +12,20 @@ import logging
 import os
 import shlex
 import shutil
+import re
 import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from talkcli.errors import EnvironmentProblem, FfmpegError
+from talkcli.errors import EnvironmentProblem, FfmpegError, InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,30 @@ def last_stderr_line(stderr: bytes | str) -> str:
     return lines[-1] if lines else "no output"
 
 
+_ERROR_WORDS = re.compile(
+    r"error|invalid|no such file|permission denied|no space left|could not|cannot|unable to|failed|not found",
+    re.IGNORECASE,
+)
+
+
+def error_line(stderr: bytes | str) -> str:
+    """The line of ffmpeg's stderr that names the cause of a failure.
+
+    Since ffmpeg 7 runs its stages on threads, a failure ends in a cascade of
+    follow-on lines ("Task finished with error code", "Nothing was written into
+    output file"), so the cause is the *first* line that reads like an error;
+    without one, the last line. Log prefixes such as ``[libx264 @ 0x55d...]``
+    are dropped.
+    """
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = [re.sub(r"\[[^\[\]]* @ 0x[0-9a-f]+\]\s*", "", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        if _ERROR_WORDS.search(line):
+            return line
+    return lines[-1] if lines else "no output"
+
+
 def quoted(cmd: list[str]) -> str:
     return " ".join(shlex.quote(part) for part in cmd)
 
@@ -65,5 +98,319 @@ def run_ffmpeg(args: list[str], ffmpeg: str | None = None, *, what: str = "ffmpe
     log.debug("running %s", quoted(cmd))
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if proc.returncode != 0:
-        raise FfmpegError(f"{what} failed: {last_stderr_line(proc.stderr)}", hint="run with --traceback for ffmpeg's full command")
+        raise FfmpegError(f"{what} failed: {error_line(proc.stderr)}", hint="run with --traceback for ffmpeg's full command")
     return proc
+
+
+def start_ffmpeg(
+    args: list[str],
+    ffmpeg: str | None = None,
+    *,
+    stdin: int | None = subprocess.DEVNULL,
+    stdout: int | None = subprocess.DEVNULL,
+) -> tuple[subprocess.Popen, StderrTail]:
+    """Start ffmpeg with ``args`` (without the binary) and drain its stderr in the background.
+
+    For streaming: the caller talks to the pipes it asked for and must wait for
+    (or kill) the process. ``-nostdin`` is added only when stdin is not a pipe,
+    since a pipe on stdin is where frames arrive.
+    """
+    cmd = [find_ffmpeg(ffmpeg), "-hide_banner"]
+    if stdin != subprocess.PIPE:
+        cmd.append("-nostdin")
+    cmd += args
+    log.debug("starting %s", quoted(cmd))
+    try:
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+    except OSError as exc:  # e.g. the binary is not executable for this platform
+        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint="pass --ffmpeg PATH to a working ffmpeg") from exc
+    return proc, StderrTail(proc.stderr)
+
+
+class StderrTail:
+    """Reads a process's stderr on a daemon thread, keeping only the last lines.
+
+    Without a reader, ffmpeg blocks once the stderr pipe buffer (64 KiB) fills.
+    """
+
+    def __init__(self, stream, keep: int = 50) -> None:
+        self._lines: deque[str] = deque(maxlen=keep)
+        self._thread = threading.Thread(target=self._drain, args=(stream,), name="ffmpeg-stderr", daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream) -> None:
+        with stream:
+            for raw in stream:
+                self._lines.append(raw.decode("utf-8", "replace").rstrip())
+
+    def join(self, timeout: float | None = 5.0) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self._lines)
+
+    def error_line(self) -> str:
+        return error_line(self.text)
+
+
+def ffmpeg_version(ffmpeg: str | None = None) -> str:
+    """First line of ``ffmpeg -version``, e.g. ``ffmpeg version 7.0.2 Copyright ...``."""
+    return _version(find_ffmpeg(ffmpeg))
+
+
+@lru_cache(maxsize=8)
+def _version(exe: str) -> str:
+    proc = run_ffmpeg(["-version"], exe, what="ffmpeg -version")
+    return proc.stdout.decode("utf-8", "replace").splitlines()[0].strip()
+
+
+def ffmpeg_encoders(ffmpeg: str | None = None) -> frozenset[str]:
+    """Names of the encoders this ffmpeg was built with (``libx264``, ``aac``, ...)."""
+    return _encoders(find_ffmpeg(ffmpeg))
+
+
+@lru_cache(maxsize=8)
+def _encoders(exe: str) -> frozenset[str]:
+    proc = run_ffmpeg(["-encoders"], exe, what="ffmpeg -encoders")
+    names = set()
+    past_legend = False
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        if line.strip().startswith("------"):
+            past_legend = True
+            continue
+        parts = line.split()
+        # Rows look like " V....D libx264   libx264 H.264 / AVC ..."; the legend above
+        # the dashes uses the same flag column, so only rows after it count.
+        if past_legend and len(parts) >= 2 and re.fullmatch(r"[VAS.][A-Z.]{5}", parts[0]):
+            names.add(parts[1])
+    return frozenset(names)
+
+
+# ---------------------------------------------------------------------------
+# Probing: ffmpeg has no machine-readable probe without ffprobe, so the stream
+# header ffmpeg prints for ``-i FILE`` is parsed for codecs and sizes, and the
+# counts that must be exact (frames, samples) come from actually decoding.
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    codec: str  # e.g. "h264"
+    pix_fmt: str  # e.g. "yuv420p"
+    width: int  # coded size in pixels (before any rotation metadata)
+    height: int
+    fps: float  # frames per second: n_frames / duration_s when decodable, else the header's rate
+    n_frames: int  # counted by decoding every frame
+    duration_s: float  # seconds from the first frame's start to the last frame's end, as decoded
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    codec: str  # e.g. "aac", "pcm_s16le"
+    sample_rate: int  # Hz
+    channels: int
+    n_samples: int  # per channel, counted by decoding (encoder priming/padding excluded)
+    duration_s: float  # n_samples / sample_rate
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: Path
+    duration_s: float | None  # the container's duration (10 ms resolution); None when unknown
+    video: VideoInfo | None  # the first video stream that is not an attached picture
+    audio: AudioInfo | None  # the first audio stream
+
+
+_CHANNEL_LAYOUTS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "4.1": 5, "5.0": 5, "5.1": 6, "6.0": 6, "6.1": 7, "7.0": 7, "7.1": 8}
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses: ``yuv420p(tv, bt709)`` stays whole."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def _parse_rate(text: str) -> float:
+    return float(text[:-1]) * 1000 if text.endswith("k") else float(text)
+
+
+def _parse_header(text: str) -> dict:
+    """Pull container duration and the first video/audio stream's fields from ``ffmpeg -i`` stderr."""
+    header: dict = {"duration_s": None, "video": None, "audio": None}
+    m = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", text)
+    if m:
+        header["duration_s"] = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("Stream #0:"):
+            continue
+        m = re.search(r": (Video|Audio): (.*)$", line)
+        if not m:
+            continue
+        kind, fields = m[1], _split_top(m[2])
+        codec = fields[0].split()[0]
+        if kind == "Video" and header["video"] is None and "(attached pic)" not in line:
+            # The size is the field that starts "WxH" ("64x48 [SAR 1:1 DAR 4:3]"); searching the
+            # whole line would match the codec tag ("0x31637661").
+            size = next((s for f in fields[1:] if (s := re.match(r"(\d+)x(\d+)\b", f))), None)
+            rate = re.search(r"([\d.]+k?) fps", m[2]) or re.search(r"([\d.]+k?) tbr", m[2])
+            header["video"] = {
+                "codec": codec,
+                "pix_fmt": fields[1].split("(")[0].strip() if len(fields) > 1 else "",
+                "width": int(size[1]) if size else 0,
+                "height": int(size[2]) if size else 0,
+                "fps": _parse_rate(rate[1]) if rate else 0.0,
+            }
+        elif kind == "Audio" and header["audio"] is None:
+            rate = re.search(r"(\d+) Hz", m[2])
+            channels = 0
+            for field in fields[1:]:
+                name = field.split("(")[0].strip()
+                if name in _CHANNEL_LAYOUTS:
+                    channels = _CHANNEL_LAYOUTS[name]
+                    break
+                n = re.fullmatch(r"(\d+) channels", name)
+                if n:
+                    channels = int(n[1])
+                    break
+            header["audio"] = {"codec": codec, "sample_rate": int(rate[1]) if rate else 0, "channels": channels}
+    return header
+
+
+def _progress_values(stdout: bytes) -> dict[str, str]:
+    """The last value of each key in ffmpeg's ``-progress`` key=value stream."""
+    values: dict[str, str] = {}
+    for line in stdout.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip()
+    return values
+
+
+def probe(path: Path | str, ffmpeg: str | None = None) -> MediaInfo:
+    """Streams, sizes and exact frame/sample counts of a media file.
+
+    Decodes the whole file (once for video, once for audio), so it costs about
+    as much as playing it at full speed; meant for tests and ``talk eval``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file")
+    exe = find_ffmpeg(ffmpeg)
+    cmd = [exe, "-hide_banner", "-nostdin", "-i", str(path)]
+    log.debug("running %s", quoted(cmd))
+    # With no output file ffmpeg prints the input header and exits 1; that is expected.
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    text = proc.stderr.decode("utf-8", "replace")
+    if "Input #0" not in text:
+        raise InputError(f"cannot read {path}: {error_line(text)}", hint="is it a video or audio file?")
+    header = _parse_header(text)
+
+    video = None
+    if header["video"] is not None:
+        v = header["video"]
+        # passthrough: the null muxer would otherwise drop frames sharing a timestamp.
+        out = run_ffmpeg(
+            ["-i", str(path), "-map", "0:V:0", "-fps_mode", "passthrough", "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
+            exe,
+            what=f"decoding the video of {path}",
+        )
+        values = _progress_values(out.stdout)
+        n_frames = int(values.get("frame", "0") or 0)
+        out_us = values.get("out_time_us", "N/A")
+        duration = int(out_us) / 1e6 if out_us.lstrip("-").isdigit() and int(out_us) > 0 else 0.0
+        fps = n_frames / duration if n_frames and duration else v["fps"]
+        if not duration and fps:
+            duration = n_frames / fps
+        video = VideoInfo(v["codec"], v["pix_fmt"], v["width"], v["height"], fps, n_frames, duration)
+
+    audio = None
+    if header["audio"] is not None:
+        a = header["audio"]
+        n_samples = _count_audio_samples(path, exe)
+        duration = n_samples / a["sample_rate"] if a["sample_rate"] else 0.0
+        audio = AudioInfo(a["codec"], a["sample_rate"], a["channels"], n_samples, duration)
+
+    return MediaInfo(path, header["duration_s"], video, audio)
+
+
+def _count_audio_samples(path: Path, exe: str) -> int:
+    """Decode the first audio stream to mono f32le on a pipe and count the samples."""
+    args = ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+    proc, tail = start_ffmpeg(args, exe, stdout=subprocess.PIPE)
+    n_bytes = 0
+    try:
+        while chunk := proc.stdout.read(1 << 16):
+            n_bytes += len(chunk)
+    finally:
+        proc.stdout.close()
+        rc = proc.wait()
+        tail.join()
+    if rc != 0:
+        raise FfmpegError(f"decoding the audio of {path} failed: {tail.error_line()}")
+    return n_bytes // 4
+
+
+def read_frames(
+    path: Path | str, ffmpeg: str | None = None, size: tuple[int, int] | None = None
+) -> Iterator[np.ndarray]:
+    """Decoded frames of the first video stream, one ``(H, W, 3) uint8`` RGB array at a time.
+
+    ``size`` is ``(width, height)`` to scale every frame to. Frames stream
+    through a pipe as PPM images, whose headers carry each frame's size, so
+    rotation metadata and mid-stream size changes need no probing. Closing the
+    generator early kills ffmpeg.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file")
+    args = ["-i", str(path), "-map", "0:V:0", "-fps_mode", "passthrough"]
+    if size is not None:
+        args += ["-vf", f"scale={int(size[0])}:{int(size[1])}"]
+    args += ["-c:v", "ppm", "-pix_fmt", "rgb24", "-f", "image2pipe", "pipe:1"]
+    proc, tail = start_ffmpeg(args, ffmpeg, stdout=subprocess.PIPE)
+    finished = False
+    try:
+        while True:
+            frame = _read_ppm(proc.stdout)
+            if frame is None:
+                break
+            yield frame
+        finished = True
+    finally:
+        if not finished:
+            proc.kill()
+        proc.stdout.close()
+        rc = proc.wait()
+        tail.join()
+    if rc != 0:
+        raise FfmpegError(f"decoding the video of {path} failed: {tail.error_line()}")
+
+
+def _read_ppm(stream) -> np.ndarray | None:
+    """One binary PPM (``P6\\nW H\\n255\\n`` + rgb24 bytes) from ``stream``; None at end of stream."""
+    import numpy as np  # here, so that importing this module (and `talk --help`) stays light
+
+    magic = stream.readline()
+    if not magic:
+        return None
+    dims, maxval = stream.readline().split(), stream.readline().strip()
+    if magic.strip() != b"P6" or len(dims) != 2 or maxval != b"255":
+        raise FfmpegError(f"unexpected frame header from ffmpeg: {magic!r} {dims!r} {maxval!r}")
+    width, height = int(dims[0]), int(dims[1])
+    n = width * height * 3
+    data = stream.read(n)
+    if len(data) != n:
+        raise FfmpegError(f"truncated frame from ffmpeg ({len(data)} of {n} bytes)")
+    return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)

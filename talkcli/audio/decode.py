@@ -1,0 +1,134 @@
+"""Decode any audio (or a video's audio track) to 16 kHz mono float32.
+
+There is one path, through ffmpeg, for every format: wav, flac, mp3, m4a/aac,
+ogg and video files all go through the same downmix and resampler, so a clip
+decodes to the same samples whatever container it came in.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from talkcli.errors import AudioError, FfmpegError
+from talkcli.mux.ffmpeg import find_ffmpeg, last_stderr_line, quoted, run_ffmpeg
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_RATE = 16000  # Hz; every audio feature in talk is computed at this rate
+
+# The first "Audio:" stream line ffmpeg prints is the input's first audio stream
+# (input streams are listed before the output's), the one `-map 0:a:0` picks:
+#   Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s
+_AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: .*?, (\d+) Hz, ([^,]+)")
+_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8, "hexadecagonal": 16}
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A decoded clip: ``samples`` is (n,) float32 mono at ``sample_rate`` (16 kHz), read-only.
+
+    ``source_sample_rate`` (Hz) and ``source_channels`` describe the input
+    stream as ffmpeg reported it (None when it could not be read);
+    ``duration_s`` is ``n / sample_rate`` seconds.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    source: Path
+    source_sample_rate: int | None
+    source_channels: int | None
+    duration_s: float
+
+
+def decode_audio(path: str | Path, ffmpeg: str | None = None) -> DecodedAudio:
+    """Decode the first audio stream of ``path`` to 16 kHz mono float32.
+
+    Reads anything ffmpeg reads, including the audio track of a video file.
+    Raises ``AudioError`` when the file is missing, is not decodable, has no
+    audio stream or holds no samples; ``EnvironmentProblem`` when no ffmpeg.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"audio file not found: {path}", hint="check the path to the speech recording")
+    if path.is_dir():
+        raise AudioError(f"audio path is a directory: {path}", hint="pass an audio file (wav, mp3, m4a, ...), not a folder")
+
+    binary = find_ffmpeg(ffmpeg)
+    # `-ac 1` alone sums stereo at 0.707 per channel (+3 dB, may clip);
+    # rematrix_maxval=1 scales the downmix to unity gain: stereo -> (L + R) / 2.
+    resample = "aresample=rematrix_maxval=1" + (":resampler=soxr" if _has_soxr(binary) else "")
+    cmd = [
+        binary, "-hide_banner", "-nostdin", "-nostats",
+        "-i", f"file:{path}",  # a name with a colon ("take:2.wav") is not a protocol
+        "-map", "0:a:0", "-vn",
+        "-af", resample, "-ac", "1", "-ar", str(ANALYSIS_RATE),
+        "-f", "f32le", "-",
+    ]  # fmt: skip
+    # Not run_ffmpeg: its error keeps only the last stderr line, and this needs
+    # all of it (the input's stream line; "matches no streams" for no audio).
+    log.debug("running %s", quoted(cmd))
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        if "matches no streams" in stderr:
+            raise AudioError(f"{path} has no audio stream", hint="pass a file with a speech track")
+        raise AudioError(
+            f"cannot decode audio from {path}: {last_stderr_line(stderr)}",
+            hint="check that the file plays; converting it to WAV may help",
+        )
+
+    samples = np.frombuffer(proc.stdout, dtype="<f4")
+    if samples.size == 0:
+        raise AudioError(f"{path} holds no audio samples", hint="the recording is empty; export it again")
+    source_rate, source_channels = _source_stream_info(stderr)
+    return DecodedAudio(
+        samples=samples,
+        sample_rate=ANALYSIS_RATE,
+        source=path,
+        source_sample_rate=source_rate,
+        source_channels=source_channels,
+        duration_s=samples.size / ANALYSIS_RATE,
+    )
+
+
+def decoded_is_silent(samples: np.ndarray, threshold_dbfs: float = -60.0) -> bool:
+    """True when the RMS level of the whole clip is below ``threshold_dbfs`` (dB relative to full scale 1.0)."""
+    if samples.size == 0:
+        return True
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return rms == 0.0 or 20.0 * np.log10(rms) < threshold_dbfs
+
+
+@lru_cache(maxsize=8)
+def _has_soxr(binary: str) -> bool:
+    # A TALK_FFMPEG build may lack libsoxr; the bundled static build has it.
+    try:
+        return "--enable-libsoxr" in run_ffmpeg(["-buildconf"], binary).stdout.decode("utf-8", "replace")
+    except (FfmpegError, OSError):  # an odd ffmpeg that cannot print its build: use swr
+        return False
+
+
+def _source_stream_info(stderr: str) -> tuple[int | None, int | None]:
+    match = _AUDIO_STREAM.search(stderr)
+    if not match:
+        return None, None
+    return int(match.group(1)), _channels(match.group(2).strip())
+
+
+def _channels(layout: str) -> int | None:
+    # ffmpeg prints a layout name ("stereo", "5.1(side)") or "N channels".
+    layout = layout.split("(")[0].strip()
+    if layout in _LAYOUT_CHANNELS:
+        return _LAYOUT_CHANNELS[layout]
+    if m := re.fullmatch(r"(\d+) channels", layout):
+        return int(m.group(1))
+    if m := re.fullmatch(r"(\d+)\.(\d+)", layout):
+        return int(m.group(1)) + int(m.group(2))
+    return None

@@ -1,0 +1,296 @@
+"""Speech -> timed phones with pocketsphinx (models shipped in its wheel).
+
+Audio is cut into chunks at pauses (at most ``max_chunk_s`` long) and each chunk
+is decoded on its own, so phones for the first seconds are ready long before
+the last audio is analysed and a long recording never goes to the decoder in
+one piece. Two modes:
+
+- recognition: pocketsphinx's phone-loop ("allphone") search with the en-us
+  phone language model;
+- alignment: forced alignment of a known transcript (``--transcript``), which
+  is far more accurate where it succeeds; where it fails, the affected audio
+  falls back to recognition.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+ANALYSIS_RATE = 16000
+HOP = 160  # 10 ms at 16 kHz: pocketsphinx's frame rate is 100 frames/s
+SECONDS_PER_PS_FRAME = 0.01
+DECODER_SEED = 1234  # pocketsphinx dithers with its own RNG; a fixed seed keeps phones repeatable
+
+
+@dataclass(frozen=True)
+class Phone:
+    """One phone (ARPAbet, no stress) from ``start_s`` to ``end_s`` seconds of the whole audio."""
+
+    name: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Samples ``[start, end)`` of the 16 kHz analysis audio, decoded as one utterance."""
+
+    start: int
+    end: int
+
+
+def frame_db(samples: np.ndarray) -> np.ndarray:
+    """Level in dBFS of each 10 ms frame, ``(ceil(n / 160),) float32``."""
+    n = len(samples)
+    frames = -(-n // HOP)
+    padded = np.zeros(frames * HOP, dtype=np.float32)
+    padded[:n] = samples
+    rms = np.sqrt(np.mean(padded.reshape(frames, HOP) ** 2, axis=1) + 1e-12)
+    return (20.0 * np.log10(rms + 1e-9)).astype(np.float32)
+
+
+def silence_threshold_db(db: np.ndarray) -> float:
+    """Level below which a 10 ms frame counts as pause: 25% of the way from the noise floor to speech."""
+    floor = float(np.percentile(db, 10))
+    speech = float(np.percentile(db, 95))
+    return max(-70.0, floor + 0.25 * (speech - floor))
+
+
+def speech_chunks(samples: np.ndarray, max_chunk_s: float = 12.0, min_pause_s: float = 0.2) -> list[Chunk]:
+    """Cut points at pauses: a pure function of the samples.
+
+    Chunks cover ``[0, len(samples))`` contiguously. A cut falls in the middle of
+    a pause of at least ``min_pause_s``; where speech runs on past
+    ``max_chunk_s``, the cut goes at the quietest 10 ms of the last 3 seconds.
+    """
+    n = len(samples)
+    db = frame_db(samples)
+    quiet = db < silence_threshold_db(db)
+    max_frames = int(max_chunk_s * 100)
+    min_pause = max(1, int(min_pause_s * 100))
+    # Centres of pauses long enough to cut at.
+    cuts_ok = []
+    run_start = None
+    for i, q in enumerate(np.append(quiet, False)):
+        if q and run_start is None:
+            run_start = i
+        elif not q and run_start is not None:
+            if i - run_start >= min_pause and run_start > 0 and i < len(quiet):
+                cuts_ok.append((run_start + i) // 2)
+            run_start = None
+    chunks = []
+    start_f = 0
+    total_f = len(db)
+    ci = 0
+    while total_f - start_f > max_frames:
+        limit = start_f + max_frames
+        best = None
+        while ci < len(cuts_ok) and cuts_ok[ci] <= limit:
+            if cuts_ok[ci] > start_f + 50:  # chunks of at least 0.5 s
+                best = cuts_ok[ci]
+            ci += 1
+        if best is None:
+            lo = max(start_f + 50, limit - 300)
+            best = lo + int(np.argmin(db[lo:limit]))
+        chunks.append(Chunk(start_f * HOP, min(n, best * HOP)))
+        start_f = best
+    chunks.append(Chunk(min(n, start_f * HOP), n))
+    return [c for c in chunks if c.end > c.start]
+
+
+def _to_pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+class PhoneRecognizer:
+    """pocketsphinx decoders (en-us), created once and reused for every chunk."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder, get_model_path
+
+        model = get_model_path()
+        self._hmm = os.path.join(model, "en-us", "en-us")
+        self._dict = os.path.join(model, "en-us", "cmudict-en-us.dict")
+        self._allphone = Decoder(
+            hmm=self._hmm,
+            allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
+            lw=2.0,
+            pip=0.3,
+            beam=1e-200,
+            pbeam=1e-20,
+            dither=True,
+            seed=DECODER_SEED,
+            loglevel="FATAL",
+        )
+        self._aligner = None
+
+    def _aligner_decoder(self):
+        if self._aligner is None:
+            from pocketsphinx import Decoder
+
+            self._aligner = Decoder(hmm=self._hmm, dict=self._dict, dither=True, seed=DECODER_SEED, loglevel="FATAL")
+        return self._aligner
+
+    def recognise(self, samples: np.ndarray, offset_s: float = 0.0) -> list[Phone]:
+        """Phone-loop recognition of one chunk; times are offset by ``offset_s``."""
+        d = self._allphone
+        d.start_utt()
+        d.process_raw(_to_pcm16(samples), full_utt=True)
+        d.end_utt()
+        return [
+            Phone(seg.word, offset_s + seg.start_frame * SECONDS_PER_PS_FRAME, offset_s + (seg.end_frame + 1) * SECONDS_PER_PS_FRAME)
+            for seg in d.seg()
+        ]
+
+    def known_words(self, text: str) -> tuple[list[str], list[str]]:
+        """(words in the dictionary, words missing from it), lower-cased, punctuation removed."""
+        d = self._aligner_decoder()
+        words = _WORD.findall(text.lower())
+        known = [w for w in words if d.lookup_word(w)]
+        unknown = [w for w in words if not d.lookup_word(w)]
+        return known, unknown
+
+    def _two_pass(self, pcm: bytes, words: list[str]):
+        d = self._aligner_decoder()
+        d.set_align_text(" ".join(words))
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        segs = [(s.word, s.start_frame, s.end_frame) for s in d.seg()]
+        return d, segs
+
+    def align(self, samples: np.ndarray, words: list[str], offset_s: float = 0.0) -> list[Phone] | None:
+        """Forced alignment of ``words`` to one stretch of speech; None where pocketsphinx fails.
+
+        Word boundaries come from one alignment pass over the whole stretch.
+        pocketsphinx's phone-level pass fails on long input, so it runs per
+        group of words between pauses (a few seconds each); where it still
+        fails, the word's dictionary phones share the word's span in
+        proportion to typical phone durations.
+        """
+        if not words:
+            return None
+        try:
+            d, segs = self._two_pass(_to_pcm16(samples), words)
+        except RuntimeError:
+            return None
+        word_segs = [(w, a, b) for w, a, b in segs if w not in ("<s>", "</s>", "<sil>") and not w.startswith("++")]
+        if len(word_segs) < len(words) * 0.8:
+            return None
+        phones: list[Phone] = []
+        for group in _groups(word_segs):
+            g0, g1 = group[0][1], group[-1][2] + 1
+            pcm = _to_pcm16(samples[g0 * HOP : g1 * HOP])
+            got = None
+            try:
+                d, _ = self._two_pass(pcm, [_base(w) for w, _, _ in group])
+                d.set_alignment()
+                d.start_utt()
+                d.process_raw(pcm, full_utt=True)
+                d.end_utt()
+                alignment = d.get_alignment()
+                if alignment is not None:
+                    got = [
+                        Phone(ph.name, offset_s + (g0 + ph.start) * SECONDS_PER_PS_FRAME,
+                              offset_s + (g0 + ph.start + ph.duration) * SECONDS_PER_PS_FRAME)
+                        for wd in alignment for ph in wd
+                    ]
+            except RuntimeError:
+                got = None
+            if not got:
+                got = []
+                for w, a, b in group:
+                    got.extend(self._spread(w, offset_s + a * SECONDS_PER_PS_FRAME, offset_s + (b + 1) * SECONDS_PER_PS_FRAME))
+            phones.extend(got)
+        return phones or None
+
+    def _spread(self, word: str, start_s: float, end_s: float) -> list[Phone]:
+        """The dictionary phones of ``word`` laid over its span, vowels weighted twice."""
+        pron = (self._aligner_decoder().lookup_word(word) or "").split()
+        if not pron:
+            return []
+        weights = np.array([2.0 if p in _VOWELS else 1.0 for p in pron])
+        edges = start_s + (end_s - start_s) * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+        return [Phone(p, float(edges[i]), float(edges[i + 1])) for i, p in enumerate(pron)]
+
+
+_VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+
+
+def _base(word: str) -> str:
+    """'and(2)' -> 'and': alternative pronunciations are numbered in the segmentation."""
+    return word.split("(")[0]
+
+
+def _groups(word_segs, max_frames: int = 400):
+    """Split aligned words into runs separated by gaps of 150 ms or more, at most 4 s each."""
+    group = []
+    for seg in word_segs:
+        if group and (seg[1] - group[-1][2] > 15 or seg[2] - group[0][1] > max_frames):
+            yield group
+            group = []
+        group.append(seg)
+    if group:
+        yield group
+
+
+def gate_silence(phones: list[Phone], db: np.ndarray, threshold: float, offset_frames: int = 0) -> list[Phone]:
+    """Relabel as SIL the phones that lie (90% or more) in frames quieter than ``threshold``.
+
+    The phone loop hallucinates phones in pauses and breath noise; the mouth must stay shut there.
+    """
+    out = []
+    for p in phones:
+        a = int(round(p.start_s * 100)) - offset_frames
+        b = max(a + 1, int(round(p.end_s * 100)) - offset_frames)
+        seg = db[max(0, a) : max(0, b)]
+        if len(seg) and np.mean(seg < threshold) >= 0.9:
+            out.append(Phone("SIL", p.start_s, p.end_s))
+        else:
+            out.append(p)
+    return out
+
+
+@dataclass(frozen=True)
+class PhoneBatch:
+    """Phones of one chunk: everything before ``end_s`` seconds is final."""
+
+    end_s: float
+    phones: list[Phone]
+    aligned: bool
+
+
+def phone_batches(
+    samples: np.ndarray,
+    recognizer: PhoneRecognizer,
+    transcript: str | None = None,
+    max_chunk_s: float = 12.0,
+) -> Iterator[PhoneBatch]:
+    """Phones chunk by chunk, in time order, lazily (``samples``: 16 kHz mono float32).
+
+    With a transcript, the whole clip is first aligned in one piece where it is
+    short enough (alignment needs the words of each chunk, which only a whole
+    alignment knows); on failure, or for long audio, chunks are recognised.
+    """
+    db = frame_db(samples)
+    threshold = silence_threshold_db(db)
+    duration = len(samples) / ANALYSIS_RATE
+    if transcript:
+        words, _unknown = recognizer.known_words(transcript)
+        if duration <= 90.0:
+            phones = recognizer.align(samples, words)
+            if phones:
+                yield PhoneBatch(duration, gate_silence(phones, db, threshold), aligned=True)
+                return
+    for chunk in speech_chunks(samples, max_chunk_s=max_chunk_s):
+        offset = chunk.start / ANALYSIS_RATE
+        phones = recognizer.recognise(samples[chunk.start : chunk.end], offset_s=offset)
+        yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=False)

@@ -1,0 +1,186 @@
+"""Motion, block by block: phones -> per-frame mouth, blink and head parameters.
+
+The generator is causal in blocks: each block of frames is computed from the
+phones known so far (phones arrive chunk by chunk) and from the state carried
+over from the previous block. The state is an explicit object, so streamed
+generation equals one-shot generation (a test checks it) and a later job can
+resume from a saved state.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from talkcli.audio.phonemes import Phone, PhoneBatch
+from talkcli.audio.plan import BlockPlan
+from talkcli.motion.visemes import phone_target
+
+HEAD_DIMS = ("yaw", "pitch", "roll", "tx", "ty")  # degrees, degrees, degrees, face widths, face widths
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Motion settings. Amplitudes in degrees (head) or 0..1 (mouth)."""
+
+    seed: int = 0
+    head_motion: float = 1.0  # 0 = still head, 1 = natural, 2 = lively
+    blink_interval_s: float = 3.5  # mean time between blinks
+    blink_duration_s: float = 0.22
+    anticipation_s: float = 0.04  # the mouth shapes a sound slightly before it is heard
+    attack: float = 0.65  # per-frame approach to a more open target (at 25 fps)
+    release: float = 0.8  # per-frame approach to a closure
+
+
+@dataclass
+class MotionBlock:
+    """Parameters of ``n`` consecutive frames starting at ``first_frame``.
+
+    ``mouth`` is ``(n, 4) float32`` (jaw, round, stretch, press in 0..1),
+    ``blink`` ``(n,) float32`` (0 open .. 1 closed), ``head`` ``(n, 5) float32``
+    (yaw, pitch, roll in degrees; tx, ty in face widths).
+    """
+
+    first_frame: int
+    mouth: np.ndarray
+    blink: np.ndarray
+    head: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.mouth)
+
+
+@dataclass
+class MotionState:
+    """Everything carried from one block to the next; plain data, copyable and serialisable."""
+
+    frame: int = 0
+    mouth: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
+    head: list[float] = field(default_factory=lambda: [0.0] * 5)
+    head_velocity: list[float] = field(default_factory=lambda: [0.0] * 5)
+    next_blink_s: float = -1.0  # < 0: not drawn yet
+    rng_state: dict | None = None
+    phones: list[tuple[str, float, float]] = field(default_factory=list)  # not yet consumed
+    phones_known_until_s: float = 0.0
+
+
+def _frame_targets(phones: list[Phone], times: np.ndarray, frame_s: float) -> np.ndarray:
+    """Mouth target of each frame: phones weighted by their overlap with the frame.
+
+    A bilabial closure (p, b, m) that covers a third of a frame wins that frame:
+    averaged away, the lips would never meet.
+    """
+    out = np.zeros((len(times), 4), dtype=np.float32)
+    for i, t0 in enumerate(times):
+        t1 = t0 + frame_s
+        acc = np.zeros(4, dtype=np.float32)
+        weight = 0.0
+        closure = 0.0
+        for p in phones:
+            overlap = min(t1, p.end_s) - max(t0, p.start_s)
+            if overlap <= 0:
+                continue
+            target = phone_target(p.name)
+            if target[3] >= 1.0:
+                closure += overlap
+            acc += overlap * target
+            weight += overlap
+        if closure >= frame_s / 3:
+            out[i] = (0.0, 0.0, 0.0, 1.0)
+        elif weight > 0:
+            # Time not covered by any phone counts as silence (a closed, idle mouth).
+            out[i] = acc / max(weight, frame_s)
+    return out
+
+
+class MotionGenerator:
+    """Yields ``MotionBlock``s in order for every block of ``plan``."""
+
+    def __init__(self, plan: BlockPlan, phone_batches: Iterable[PhoneBatch], config: MotionConfig, state: MotionState | None = None):
+        self.plan = plan
+        self.config = config
+        self._batches = iter(phone_batches)
+        self.state = copy.deepcopy(state) if state is not None else MotionState()
+        if self.state.rng_state is None:
+            rng = np.random.Generator(np.random.PCG64(config.seed))
+            self.state.rng_state = rng.bit_generator.state
+        self._exhausted = False
+
+    def _need_phones_until(self, t: float) -> None:
+        while not self._exhausted and self.state.phones_known_until_s < t:
+            try:
+                batch = next(self._batches)
+            except StopIteration:
+                self._exhausted = True
+                break
+            self.state.phones.extend((p.name, p.start_s, p.end_s) for p in batch.phones)
+            self.state.phones_known_until_s = batch.end_s
+
+    def blocks(self) -> Iterator[MotionBlock]:
+        start_block = self.state.frame // self.plan.frames_per_block
+        for i in range(start_block, self.plan.n_blocks):
+            yield self.next_block(i)
+
+    def next_block(self, index: int) -> MotionBlock:
+        """Generate block ``index``; it must be the block after the last one generated."""
+        cfg = self.config
+        block = self.plan.block(index)
+        if block.first_frame != self.state.frame:
+            raise ValueError(f"block {index} starts at frame {block.first_frame}, state is at frame {self.state.frame}")
+        fps = float(self.plan.fps)
+        frame_s = 1.0 / fps
+        frames = np.arange(block.first_frame, block.first_frame + block.n_frames)
+        times = frames * frame_s + cfg.anticipation_s
+        self._need_phones_until(times[-1] + frame_s + 0.5)
+        # Drop phones that ended before this block: memory stays flat on long input.
+        horizon = times[0] - 0.5
+        self.state.phones = [p for p in self.state.phones if p[2] > horizon]
+        phones = [Phone(*p) for p in self.state.phones if p[1] < times[-1] + frame_s]
+        targets = _frame_targets(phones, times, frame_s)
+
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = self.state.rng_state
+        # Per-frame smoothing gains scale with the frame rate so 25 and 50 fps look alike.
+        k = 25.0 / fps
+        attack = 1 - (1 - cfg.attack) ** k
+        release = 1 - (1 - cfg.release) ** k
+        mouth = np.zeros((block.n_frames, 4), dtype=np.float32)
+        blink = np.zeros(block.n_frames, dtype=np.float32)
+        head = np.zeros((block.n_frames, 5), dtype=np.float32)
+        cur = np.array(self.state.mouth, dtype=np.float32)
+        h = np.array(self.state.head, dtype=np.float64)
+        hv = np.array(self.state.head_velocity, dtype=np.float64)
+        amp = np.array([2.2, 1.6, 1.0, 0.012, 0.008]) * cfg.head_motion
+        for j in range(block.n_frames):
+            tgt = targets[j]
+            closing = tgt[0] < cur[0] or tgt[3] > cur[3]
+            gain = release if closing else attack
+            cur = cur + (tgt - cur) * gain
+            if tgt[3] >= 1.0:
+                cur = tgt.copy()  # a closure is reached in the frame it starts: lips must meet
+            mouth[j] = cur
+            t = frames[j] * frame_s
+            if self.state.next_blink_s < 0:
+                self.state.next_blink_s = t + float(rng.uniform(0.8, 2.5))
+            phase = (t - self.state.next_blink_s) / cfg.blink_duration_s
+            if 0 <= phase <= 1:
+                blink[j] = float(np.sin(np.pi * phase) ** 0.7)
+            elif phase > 1:
+                gap = max(1.2, float(rng.exponential(cfg.blink_interval_s)))
+                self.state.next_blink_s += cfg.blink_duration_s + gap
+            # Head: a damped spring driven by noise (second order, so motion is smooth), per axis.
+            noise = rng.standard_normal(5)
+            omega = 2 * np.pi * 0.35  # rad/s: slow sway
+            hv += (-omega * omega * h - 2 * 0.7 * omega * hv) * frame_s + omega * omega * 0.9 * noise * np.sqrt(frame_s)
+            h += hv * frame_s
+            head[j] = (h * amp).astype(np.float32)
+        self.state.mouth = [float(v) for v in cur]
+        self.state.head = [float(v) for v in h]
+        self.state.head_velocity = [float(v) for v in hv]
+        self.state.rng_state = rng.bit_generator.state
+        self.state.frame = block.first_frame + block.n_frames
+        return MotionBlock(first_frame=block.first_frame, mouth=mouth, blink=blink, head=head)
