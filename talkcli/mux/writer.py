@@ -55,6 +55,25 @@ def _describe_exit(rc: int) -> str:
     return f"exit {rc}"
 
 
+def check_output_path(out: Path, inputs: list[Path], overwrite: bool) -> None:
+    """Raise OutputError unless ``out`` can be written: its directory exists and is
+    writable, it is not a directory, not one of ``inputs``, and not an existing
+    file (unless ``overwrite``)."""
+    out = Path(out)
+    for src in inputs:
+        if src is not None and _same_file(out, Path(src)):
+            raise OutputError(f"output {out} is also an input ({src})", hint="choose a different output path (-o)")
+    parent = out.parent
+    if not parent.is_dir():
+        raise OutputError(f"output directory {parent} does not exist", hint=f"create it first: mkdir -p {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory {parent} is not writable", hint="choose another output path (-o)")
+    if out.is_dir():
+        raise OutputError(f"output {out} is a directory", hint="give a file name such as out.mp4")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} exists; pass --overwrite", hint="or choose another output path (-o)")
+
+
 class VideoWriter:
     """Encode ``(H, W, 3) uint8`` RGB frames to H.264/AAC in ``out_path`` as they arrive.
 
@@ -112,23 +131,9 @@ class VideoWriter:
     # -- checks ---------------------------------------------------------
 
     def _check_paths(self) -> None:
-        out = self.out_path
-        if self.audio_path is not None:
-            if not self.audio_path.is_file():
-                raise AudioError(f"audio file {self.audio_path} does not exist")
-            if _same_file(out, self.audio_path):
-                raise OutputError(
-                    f"output {out} is the audio input", hint="choose a different output path (-o)"
-                )
-        parent = out.parent
-        if not parent.is_dir():
-            raise OutputError(f"output directory {parent} does not exist", hint=f"create it first: mkdir -p {parent}")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise OutputError(f"output directory {parent} is not writable", hint="choose another output path (-o)")
-        if out.is_dir():
-            raise OutputError(f"output {out} is a directory", hint="give a file name such as out.mp4")
-        if out.exists() and not self.overwrite:
-            raise OutputError(f"{out} exists; pass --overwrite", hint="or choose another output path (-o)")
+        if self.audio_path is not None and not self.audio_path.is_file():
+            raise AudioError(f"audio file {self.audio_path} does not exist")
+        check_output_path(self.out_path, [self.audio_path] if self.audio_path else [], self.overwrite)
 
     # -- lifecycle ------------------------------------------------------
 

@@ -167,7 +167,7 @@ def test_unwritable_directory(tmp_path: Path, wav: Path, monkeypatch: pytest.Mon
 
 
 def test_output_equal_to_audio_input_is_refused(tmp_path: Path, wav: Path) -> None:
-    with pytest.raises(OutputError, match="audio input"):
+    with pytest.raises(OutputError, match="is also an input"):
         VideoWriter(tmp_path / "." / wav.name, W, H, Fraction(25), wav, overwrite=True)
     assert sf.info(wav).frames == 16000
 

@@ -1,0 +1,59 @@
+"""The library facade: ``render(job, settings, on_event) -> RenderResult``. Never prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from talkcli.config.settings import Settings, load_settings
+from talkcli.events import EventCallback, ignore_events
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """What to render: the inputs and where the MP4 goes."""
+
+    ref: Path
+    audio: Path
+    out: Path
+    transcript: Path | None = None
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What a render produced and how long it took.
+
+    ``stage_ms_per_frame`` holds wall milliseconds per output frame for each
+    stage of the frame loop (phones, motion, warp, paste, encode);
+    ``time_to_first_frame_s`` runs from the audio being decoded to the first
+    frame handed to ffmpeg.
+    """
+
+    output: Path
+    n_frames: int
+    fps: float
+    width: int
+    height: int
+    audio_duration_s: float
+    device: str
+    seconds: float
+    time_to_first_frame_s: float
+    setup_seconds: dict[str, float] = field(default_factory=dict)
+    stage_ms_per_frame: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    n_faces: int = 1
+    aligned: bool = False
+
+    @property
+    def render_fps(self) -> float:
+        """Frames per second of the frame loop (phones to encoder)."""
+        total_ms = sum(self.stage_ms_per_frame.values())
+        return 1000.0 / total_ms if total_ms > 0 else 0.0
+
+
+def render(job: RenderJob, settings: Settings | None = None, on_event: EventCallback = ignore_events) -> RenderResult:
+    """Render ``job`` to an MP4 (H.264 yuv420p + AAC) at ``job.out``, written atomically."""
+    from talkcli.pipeline import run_pipeline
+
+    return run_pipeline(job, settings or load_settings(), on_event)

@@ -1,0 +1,184 @@
+"""Frozen per-stage settings and their layering: defaults < preset < flags.
+
+Every value remembers where it came from (``Settings.sources``), so
+``talk config show`` and the job manifest can say why a value is what it is.
+Presets are TOML files in the top-level ``presets/`` folder; unknown sections
+or keys are errors, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from talkcli.errors import ConfigError
+
+DEFAULT_PRESET = "balanced"
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    size: int = 512  # crop side in pixels
+    face_index: int | None = None  # None = the largest face
+    face_fraction: float = 0.6  # face outline spans this share of the crop side
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    fps: str = "25"  # frames per second: "25", "29.97", "30000/1001"
+    frames_per_block: int = 4
+    max_chunk_s: float = 12.0  # phone recognition runs on chunks cut at pauses, at most this long
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    seed: int = 0
+    head_motion: float = 1.0  # 0 = still, 1 = natural, 2 = lively
+    blink_interval_s: float = 3.5
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    crop_only: bool = False  # write the square crop instead of the full photo
+    device: str = "auto"  # auto | cpu | cuda
+    map_scale: float = 0.5  # resolution of the warp's backward map relative to the crop
+
+
+@dataclass(frozen=True)
+class MuxSettings:
+    crf: int = 20
+    x264_preset: str = "veryfast"
+    audio_bitrate: str = "160k"
+    ffmpeg: str | None = None
+
+
+SECTIONS = {
+    "face": FaceSettings,
+    "audio": AudioSettings,
+    "motion": MotionSettings,
+    "render": RenderSettings,
+    "mux": MuxSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    face: FaceSettings = FaceSettings()
+    audio: AudioSettings = AudioSettings()
+    motion: MotionSettings = MotionSettings()
+    render: RenderSettings = RenderSettings()
+    mux: MuxSettings = MuxSettings()
+    preset: str = DEFAULT_PRESET
+    sources: dict[str, str] = field(default_factory=dict, compare=False)  # "face.size" -> "default" | "preset X" | "flag"
+
+    def items(self) -> list[tuple[str, Any, str]]:
+        """Every value as (dotted key, value, where it came from)."""
+        out = []
+        for name in SECTIONS:
+            section = getattr(self, name)
+            for f in dataclasses.fields(section):
+                key = f"{name}.{f.name}"
+                out.append((key, getattr(section, f.name), self.sources.get(key, "default")))
+        return out
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+
+
+def presets_dir() -> Path:
+    """The presets folder: ``TALK_PRESETS`` or ``presets/`` beside the package."""
+    env = os.environ.get("TALK_PRESETS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "presets"
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in presets_dir().glob("*.toml"))
+
+
+def _coerce(key: str, value: Any, typ: Any) -> Any:
+    """Check a preset/flag value against the field's declared type."""
+    allowed = {"int": int, "float": (int, float), "str": str, "bool": bool, "int | None": (int, type(None)), "str | None": (str, type(None))}
+    want = allowed.get(str(typ) if not isinstance(typ, str) else typ)
+    if want is None:
+        return value
+    if isinstance(value, bool) and typ not in ("bool",):
+        raise ConfigError(f"{key} must be {typ}, got {value!r}", hint="fix the preset or flag value")
+    if not isinstance(value, want):
+        raise ConfigError(f"{key} must be {typ}, got {value!r}", hint="fix the preset or flag value")
+    if typ == "float":
+        value = float(value)
+    return value
+
+
+def _validate(s: Settings) -> None:
+    if not 64 <= s.face.size <= 2048 or s.face.size % 2:
+        raise ConfigError(f"face.size must be an even number of pixels from 64 to 2048, got {s.face.size}", hint="try --size 512")
+    if not 0.2 <= s.face.face_fraction <= 0.9:
+        raise ConfigError(f"face.face_fraction must be in 0.2..0.9, got {s.face.face_fraction}")
+    if s.face.face_index is not None and s.face.face_index < 0:
+        raise ConfigError("--face-index must be 0 or more", hint="0 is the largest face")
+    from talkcli.audio.plan import parse_fps
+
+    parse_fps(s.audio.fps)
+    if not 1 <= s.audio.frames_per_block <= 64:
+        raise ConfigError("audio.frames_per_block must be 1..64")
+    if not 2.0 <= s.audio.max_chunk_s <= 60.0:
+        raise ConfigError("audio.max_chunk_s must be 2..60 seconds")
+    if not 0.0 <= s.motion.head_motion <= 2.0:
+        raise ConfigError(f"--head-motion must be 0..2, got {s.motion.head_motion}")
+    if s.motion.blink_interval_s <= 0.5:
+        raise ConfigError("motion.blink_interval_s must be above 0.5 s")
+    if s.render.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {s.render.device!r}")
+    if not 0.125 <= s.render.map_scale <= 1.0:
+        raise ConfigError("render.map_scale must be 0.125..1")
+    if not 0 <= s.mux.crf <= 51:
+        raise ConfigError("mux.crf must be 0..51")
+
+
+def load_preset(name: str) -> dict[str, dict[str, Any]]:
+    """The sections of preset ``name`` (a name in presets/ or a path to a .toml file)."""
+    path = Path(name) if name.endswith(".toml") else presets_dir() / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown preset {name!r}", hint=f"available: {', '.join(available_presets()) or 'none found'}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"preset {path} is not valid TOML: {exc}") from exc
+    data.pop("description", None)
+    for section, values in data.items():
+        if section not in SECTIONS or not isinstance(values, dict):
+            raise ConfigError(f"preset {path.name}: unknown section [{section}]", hint=f"sections: {', '.join(SECTIONS)}")
+    return data
+
+
+def load_settings(preset: str | None = None, flags: dict[str, Any] | None = None) -> Settings:
+    """Layer defaults < preset < flags. ``flags`` maps dotted keys ("face.size") to values; None means unset."""
+    name = preset or DEFAULT_PRESET
+    layers = [(f"preset {name}", load_preset(name))]
+    flat_flags: dict[str, dict[str, Any]] = {}
+    for key, value in (flags or {}).items():
+        if value is None:
+            continue
+        section, _, attr = key.partition(".")
+        flat_flags.setdefault(section, {})[attr] = value
+    layers.append(("flag", flat_flags))
+    sources: dict[str, str] = {}
+    built = {}
+    for section, cls in SECTIONS.items():
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        values = {}
+        for origin, layer in layers:
+            for attr, value in layer.get(section, {}).items():
+                if attr not in types:
+                    raise ConfigError(f"unknown setting {section}.{attr} ({origin})", hint=f"{section} has: {', '.join(types)}")
+                values[attr] = _coerce(f"{section}.{attr}", value, types[attr])
+                sources[f"{section}.{attr}"] = origin
+        built[section] = cls(**values)
+    settings = Settings(**built, preset=name, sources=sources)
+    _validate(settings)
+    return settings
