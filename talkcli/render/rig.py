@@ -153,7 +153,7 @@ class FaceRig:
         up_o, lo_o = topo.LIPS_OUTER_UPPER, topo.LIPS_OUTER_LOWER
         n = len(up_i)
         profile = np.sin(np.pi * np.arange(n) / (n - 1)) ** 0.8
-        gap = 0.5 * W * jaw * (1 - 0.3 * rnd) * (1 - press) * profile
+        gap = 0.4 * W * jaw * (1 - 0.3 * rnd) * (1 - press) * profile
         mid = (face[up_i, 1] + face[lo_i, 1]) / 2
         d_up = (mid - 0.25 * gap) - face[up_i, 1]
         d_lo = (mid + 0.75 * gap) - face[lo_i, 1]
