@@ -176,6 +176,8 @@ def load_settings(preset: str | None = None, flags: dict[str, Any] | None = None
             for attr, value in layer.get(section, {}).items():
                 if attr not in types:
                     raise ConfigError(f"unknown setting {section}.{attr} ({origin})", hint=f"{section} has: {', '.join(types)}")
+                if (section, attr) == ("audio", "fps") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    value = str(value)  # fps = 25 in a preset reads as naturally as "30000/1001"
                 values[attr] = _coerce(f"{section}.{attr}", value, types[attr])
                 sources[f"{section}.{attr}"] = origin
         built[section] = cls(**values)

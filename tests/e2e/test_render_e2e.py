@@ -97,3 +97,12 @@ def test_full_frame_output_is_photo_size(tmp_path, example_face, speech_with_pau
     photo = load_image(example_face).astype(np.int16)
     frame = next(read_frames(out)).astype(np.int16)
     assert np.abs(frame[:60, :60] - photo[:60, :60]).mean() < 4
+
+
+def test_transcript_is_aligned(tmp_path, example_face, speech_with_pauses):
+    text = tmp_path / "words.txt"
+    text.write_text("And so, my fellow Americans!\n")
+    out = tmp_path / "aligned.mp4"
+    result = render(RenderJob(example_face, speech_with_pauses, out, transcript=text), _smoke())
+    assert result.aligned
+    assert probe(out).video.n_frames == result.n_frames
