@@ -8,7 +8,6 @@ decodes to the same samples whatever container it came in.
 from __future__ import annotations
 
 import logging
-import re
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from talkcli.errors import AudioError, FfmpegError
-from talkcli.mux.ffmpeg import find_ffmpeg, last_stderr_line, quoted, run_ffmpeg
+from talkcli.mux.ffmpeg import find_ffmpeg, last_stderr_line, parse_stream_header, quoted, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +25,6 @@ ANALYSIS_RATE = 16000  # Hz; every audio feature in talk is computed at this rat
 # The first "Audio:" stream line ffmpeg prints is the input's first audio stream
 # (input streams are listed before the output's), the one `-map 0:a:0` picks:
 #   Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s
-_AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: .*?, (\d+) Hz, ([^,]+)")
-_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8, "hexadecagonal": 16}
 
 
 @dataclass(frozen=True)
@@ -87,7 +84,8 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None) -> DecodedAudio:
     samples = np.frombuffer(proc.stdout, dtype="<f4")
     if samples.size == 0:
         raise AudioError(f"{path} holds no audio samples", hint="the recording is empty; export it again")
-    source_rate, source_channels = _source_stream_info(stderr)
+    stream = parse_stream_header(stderr)["audio"] or {}
+    source_rate, source_channels = stream.get("sample_rate") or None, stream.get("channels") or None
     return DecodedAudio(
         samples=samples,
         sample_rate=ANALYSIS_RATE,
@@ -113,22 +111,3 @@ def _has_soxr(binary: str) -> bool:
         return "--enable-libsoxr" in run_ffmpeg(["-buildconf"], binary).stdout.decode("utf-8", "replace")
     except (FfmpegError, OSError):  # an odd ffmpeg that cannot print its build: use swr
         return False
-
-
-def _source_stream_info(stderr: str) -> tuple[int | None, int | None]:
-    match = _AUDIO_STREAM.search(stderr)
-    if not match:
-        return None, None
-    return int(match.group(1)), _channels(match.group(2).strip())
-
-
-def _channels(layout: str) -> int | None:
-    # ffmpeg prints a layout name ("stereo", "5.1(side)") or "N channels".
-    layout = layout.split("(")[0].strip()
-    if layout in _LAYOUT_CHANNELS:
-        return _LAYOUT_CHANNELS[layout]
-    if m := re.fullmatch(r"(\d+) channels", layout):
-        return int(m.group(1))
-    if m := re.fullmatch(r"(\d+)\.(\d+)", layout):
-        return int(m.group(1)) + int(m.group(2))
-    return None

@@ -221,7 +221,7 @@ class MediaInfo:
     audio: AudioInfo | None  # the first audio stream
 
 
-_CHANNEL_LAYOUTS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "4.1": 5, "5.0": 5, "5.1": 6, "6.0": 6, "6.1": 7, "7.0": 7, "7.1": 8}
+_CHANNEL_LAYOUTS = {"mono": 1, "stereo": 2, "downmix": 2, "hexagonal": 6, "octagonal": 8, "hexadecagonal": 16, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "4.1": 5, "5.0": 5, "5.1": 6, "6.0": 6, "6.1": 7, "7.0": 7, "7.1": 8}
 
 
 def _split_top(text: str) -> list[str]:
@@ -245,7 +245,7 @@ def _parse_rate(text: str) -> float:
     return float(text[:-1]) * 1000 if text.endswith("k") else float(text)
 
 
-def _parse_header(text: str) -> dict:
+def parse_stream_header(text: str) -> dict:
     """Pull container duration and the first video/audio stream's fields from ``ffmpeg -i`` stderr."""
     header: dict = {"duration_s": None, "video": None, "audio": None}
     m = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", text)
@@ -284,6 +284,10 @@ def _parse_header(text: str) -> dict:
                 if n:
                     channels = int(n[1])
                     break
+                n = re.fullmatch(r"(\d+)\.(\d+)", name)  # an unlisted "N.M" layout
+                if n:
+                    channels = int(n[1]) + int(n[2])
+                    break
             header["audio"] = {"codec": codec, "sample_rate": int(rate[1]) if rate else 0, "channels": channels}
     return header
 
@@ -315,7 +319,7 @@ def probe(path: Path | str, ffmpeg: str | None = None) -> MediaInfo:
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
         raise InputError(f"cannot read {path}: {error_line(text)}", hint="is it a video or audio file?")
-    header = _parse_header(text)
+    header = parse_stream_header(text)
 
     video = None
     if header["video"] is not None:

@@ -8,7 +8,7 @@ from scipy.signal import correlate, resample_poly
 from talkcli.audio import decode as decode_module
 from talkcli.audio.decode import ANALYSIS_RATE, decode_audio, decoded_is_silent
 from talkcli.errors import AudioError, ExitCode
-from talkcli.mux.ffmpeg import find_ffmpeg
+from talkcli.mux.ffmpeg import find_ffmpeg, parse_stream_header
 
 SOURCE_RATE = 44100
 DURATION_S = 1.5
@@ -179,6 +179,7 @@ def test_decoded_is_silent(wav_decoded):
         ("  Stream #0:0: Audio: opus, 48000 Hz, 3.1.2, fltp", 48000, None),
     ],
 )
-def test_source_stream_info(line, rate, channels):
+def test_source_stream_info_from_ffmpeg_header(line, rate, channels):
     stderr = f"Input #0, x, from 'a':\n{line}\nOutput #0, f32le, to 'pipe:':\n  Stream #0:0: Audio: pcm_f32le, 16000 Hz, mono, flt\n"
-    assert decode_module._source_stream_info(stderr) == (rate, channels)
+    audio = parse_stream_header(stderr)["audio"]
+    assert (audio["sample_rate"], audio["channels"] or None) == (rate, channels)
