@@ -1,0 +1,67 @@
+"""What every command shares: the Typer app, the consoles, and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+import traceback as tb
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from talkcli import __version__
+from talkcli.errors import ExitCode, TalkError
+
+app = typer.Typer(
+    name="talk",
+    help="Lip-synced talking-head videos from a portrait photo and a speech recording.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect settings and presets.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+@contextmanager
+def guarded(show_traceback: bool = False):
+    """The one place exceptions become exit codes and one-line messages."""
+    try:
+        yield
+    except TalkError as exc:
+        if show_traceback:
+            err.print(tb.format_exc(), markup=False)
+        hint = f" (hint: {exc.hint})" if exc.hint else ""
+        err.print(f"[red]error:[/] {exc.message}{hint}", soft_wrap=True)
+        raise typer.Exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: nothing was written at the output path")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a bug: say so, keep it to one line unless asked
+        if show_traceback:
+            err.print(tb.format_exc(), markup=False)
+        err.print(
+            f"[red]error:[/] unexpected {type(exc).__name__}: {exc} (hint: rerun with --traceback and report it)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"talk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages (ffmpeg commands) to stderr."),
+) -> None:
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")

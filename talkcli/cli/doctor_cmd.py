@@ -1,0 +1,58 @@
+"""talk doctor."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from talkcli.cli.common import app, err, guarded, out
+from talkcli.errors import ExitCode, TalkError
+
+
+@app.command()
+def doctor(
+    ffmpeg: Optional[str] = typer.Option(None, "--ffmpeg", help="ffmpeg binary to check (or set TALK_FFMPEG)."),
+    traceback: bool = typer.Option(False, "--traceback", help="Show the full stack trace on errors."),
+) -> None:
+    """Check ffmpeg, the bundled models, torch and the compute device."""
+    from rich.table import Table
+
+    with guarded(traceback):
+        from talkcli.models.registry import check_models
+        from talkcli.mux.ffmpeg import ffmpeg_encoders, ffmpeg_version, find_ffmpeg
+
+        problems = 0
+        table = Table(show_header=True, header_style="bold")
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("details", overflow="fold")
+        try:
+            exe = find_ffmpeg(ffmpeg)
+            encoders = ffmpeg_encoders(exe)
+            needed = [e for e in ("libx264", "aac") if e not in encoders]
+            table.add_row("ffmpeg", "[green]ok" if not needed else "[red]missing encoders", f"{exe}\n{ffmpeg_version(exe)}")
+            table.add_row("encoders", "[green]ok" if not needed else "[red]missing", "libx264, aac" + (f" (missing: {', '.join(needed)})" if needed else ""))
+            problems += bool(needed)
+        except TalkError as exc:
+            table.add_row("ffmpeg", "[red]missing", f"{exc.message} ({exc.hint})")
+            problems += 1
+        for status in check_models():
+            table.add_row(
+                f"model {status.name}",
+                "[green]ok" if status.ok else "[red]problem",
+                f"{status.package} ({status.stage}): {status.path or ''} {status.problem}".strip(),
+            )
+            problems += not status.ok
+        try:
+            import torch
+
+            cuda = torch.cuda.is_available()
+            device = f"cuda ({torch.cuda.get_device_name(0)})" if cuda else "cpu (no CUDA GPU visible)"
+            table.add_row("torch", "[green]ok", f"torch {torch.__version__}; render device for --device auto: {device}")
+        except ImportError:
+            table.add_row("torch", "[yellow]absent", "CPU rendering works; --device cuda needs torch")
+        out.print(table)
+        if problems:
+            err.print(f"[red]error:[/] {problems} problem(s) found (hint: see the table above)")
+            raise typer.Exit(int(ExitCode.ENVIRONMENT))
