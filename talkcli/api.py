@@ -18,6 +18,7 @@ class RenderJob:
     out: Path
     transcript: Path | None = None
     overwrite: bool = False
+    job_dir: Path | None = None  # None: a hidden folder beside the output (talkcli.jobs.paths)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RenderResult:
     peak_rss_mb: float = 0.0
     n_faces: int = 1
     aligned: bool = False
+    job_dir: Path | None = None
 
     @property
     def render_fps(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import time
 from pathlib import Path
@@ -47,6 +48,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback) ->
     from talkcli.face.crop import face_crop
     from talkcli.face.detect import FaceLandmarker, choose_face
     from talkcli.face.image import load_image
+    from talkcli.jobs.paths import COMMENT_PREFIX, RENDER_RECORD, default_job_dir, sha256_file, write_json_atomic
     from talkcli.motion.generator import MotionConfig, MotionGenerator
     from talkcli.mux.writer import VideoWriter, check_output_path
     from talkcli.render.device import resolve_device
@@ -67,8 +69,10 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback) ->
             raise InputError(f"transcript {tpath} is not UTF-8 text", hint="save it as plain UTF-8 text") from exc
     if not audio_path.is_file():
         raise AudioError(f"audio file not found: {audio_path}", hint="check the --audio path")
-    # 0. Refuse an unwritable output before any work.
-    check_output_path(out, [ref, audio_path] + ([Path(job.transcript)] if job.transcript else []), job.overwrite)
+    # 0. Refuse an unwritable output before any work; find the job directory.
+    inputs = [ref, audio_path] + ([Path(job.transcript)] if job.transcript else [])
+    check_output_path(out, inputs, job.overwrite)
+    job_dir = Path(job.job_dir) if job.job_dir else default_job_dir(out, [sha256_file(p) for p in inputs if p.is_file()])
 
     # 1. Face: read the photo, find the face, crop it.
     on_event(StageStarted("face"))
@@ -130,6 +134,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback) ->
         out, width, height, fps, audio_path,
         ffmpeg=settings.mux.ffmpeg, crf=settings.mux.crf, preset=settings.mux.x264_preset,
         audio_bitrate=settings.mux.audio_bitrate, overwrite=job.overwrite,
+        metadata={"comment": f"{COMMENT_PREFIX}{job_dir.resolve()}"},
     )
     done = 0
     with writer:
@@ -151,7 +156,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback) ->
     # Phone decoding happens inside the motion generator's pull; report it separately.
     clock.totals["motion"] = clock.totals.get("motion", 0.0) - clock.totals.get("phones", 0.0)
     first = writer.first_frame_time or time.perf_counter()
-    return RenderResult(
+    result = RenderResult(
         output=out,
         n_frames=plan.n_frames,
         fps=float(fps),
@@ -166,4 +171,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback) ->
         peak_rss_mb=_peak_rss_mb(),
         n_faces=len(faces),
         aligned=bool(aligned) and all(aligned),
+        job_dir=job_dir,
     )
+    write_json_atomic(job_dir / RENDER_RECORD, dataclasses.asdict(result))
+    return result

@@ -103,6 +103,7 @@ class VideoWriter:
         audio_bitrate: str = "160k",
         threads: int | None = None,
         overwrite: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> None:
         if int(width) != width or int(height) != height or width <= 0 or height <= 0:
             raise ValueError(f"frame size must be positive integers, got {width}x{height}")
@@ -116,6 +117,7 @@ class VideoWriter:
         self.audio_path = Path(audio_path) if audio_path is not None else None
         self.crf, self.preset, self.audio_bitrate, self.threads = crf, preset, audio_bitrate, threads
         self.overwrite = overwrite
+        self.metadata = dict(metadata or {})  # container tags, e.g. {"comment": "..."}
 
         self.frames_written = 0
         self.first_frame_time: float | None = None  # time.perf_counter() when frame 0 went to ffmpeg
@@ -154,6 +156,8 @@ class VideoWriter:
         args += ["-crf", str(self.crf), "-preset", self.preset]
         if self.threads is not None:
             args += ["-threads", str(self.threads)]
+        for key, value in self.metadata.items():
+            args += ["-metadata", f"{key}={value}"]
         suffix = self.out_path.suffix.lower()
         if suffix in _MOV_SUFFIXES or not suffix:
             args += ["-movflags", "+faststart"]

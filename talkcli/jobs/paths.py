@@ -1,0 +1,53 @@
+"""Job directories: where a render keeps its manifest, segments and timings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+COMMENT_PREFIX = "talkcli job="  # MP4 comment tag that points a rendered file at its job directory
+RENDER_RECORD = "render.json"  # timings and facts of the finished render, in the job directory
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def default_job_dir(out: Path, input_hashes: list[str]) -> Path:
+    """A hidden folder beside the output, named from the output's name and the inputs' hashes."""
+    digest = hashlib.sha256("\n".join(input_hashes).encode()).hexdigest()[:12]
+    name = out.name if str(out) != "-" else "stdout"
+    parent = out.parent if str(out) != "-" else Path.cwd()
+    return parent / f".talk-{name}-{digest}"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temp file in the same folder, fsync it, rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
