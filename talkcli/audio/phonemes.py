@@ -273,8 +273,13 @@ def phone_batches(
     recognizer: PhoneRecognizer,
     transcript: str | None = None,
     max_chunk_s: float = 12.0,
+    start_s: float = 0.0,
 ) -> Iterator[PhoneBatch]:
     """Phones chunk by chunk, in time order, lazily (``samples``: 16 kHz mono float32).
+
+    ``start_s`` resumes a job: chunks ending at or before it are skipped
+    without being decoded. Chunk boundaries depend only on the samples, so
+    the batches after ``start_s`` are the ones an uninterrupted run yields.
 
     With a transcript, the whole clip is first aligned in one piece where it is
     short enough (alignment needs the words of each chunk, which only a whole
@@ -291,6 +296,8 @@ def phone_batches(
                 yield PhoneBatch(duration, gate_silence(phones, db, threshold), aligned=True)
                 return
     for chunk in speech_chunks(samples, max_chunk_s=max_chunk_s):
+        if chunk.end / ANALYSIS_RATE <= start_s:
+            continue
         offset = chunk.start / ANALYSIS_RATE
         phones = recognizer.recognise(samples[chunk.start : chunk.end], offset_s=offset)
         yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=False)
