@@ -19,6 +19,8 @@ class RenderJob:
     transcript: Path | None = None
     overwrite: bool = False
     job_dir: Path | None = None  # None: a hidden folder beside the output (talkcli.jobs.paths)
+    fresh: bool = False  # discard an existing job directory instead of resuming it
+    allow_long: bool = False  # render audio longer than 10 hours
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class RenderResult:
     n_faces: int = 1
     aligned: bool = False
     job_dir: Path | None = None
+    resumed_segments: int = 0  # segments found finished in the job directory and not redone
 
     @property
     def render_fps(self) -> float:
@@ -54,8 +57,12 @@ class RenderResult:
         return 1000.0 / total_ms if total_ms > 0 else 0.0
 
 
-def render(job: RenderJob, settings: Settings | None = None, on_event: EventCallback = ignore_events) -> RenderResult:
-    """Render ``job`` to an MP4 (H.264 yuv420p + AAC) at ``job.out``, written atomically."""
+def render(job: RenderJob, settings: Settings | None = None, on_event: EventCallback = ignore_events, models=None) -> RenderResult:
+    """Render ``job`` to an MP4 (H.264 yuv420p + AAC) at ``job.out``, written atomically.
+
+    Runs as a resumable job (see ``talkcli.pipeline``). ``models`` (a
+    ``talkcli.pipeline.Models``) lets many renders share loaded models.
+    """
     from talkcli.pipeline import run_pipeline
 
-    return run_pipeline(job, settings or load_settings(), on_event)
+    return run_pipeline(job, settings or load_settings(), on_event, models)

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     OUTPUT = 5  # the output cannot be written (exists, no directory, not writable, disk full)
     ENVIRONMENT = 6  # a tool or model is missing (ffmpeg, mediapipe model, CUDA)
     ENCODE = 7  # ffmpeg failed while decoding or encoding
+    BUSY = 8  # another process is rendering the same job
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 

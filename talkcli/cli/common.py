@@ -38,7 +38,7 @@ def guarded(show_traceback: bool = False):
         err.print(f"[red]error:[/] {exc.message}{hint}", soft_wrap=True)
         raise typer.Exit(int(exc.exit_code))
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: nothing was written at the output path")
+        err.print("[yellow]interrupted[/]: nothing was written at the output path; run the same command again to resume")
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     except (typer.Exit, typer.Abort):
         raise

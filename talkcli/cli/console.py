@@ -17,7 +17,7 @@ from rich.text import Text
 
 from talkcli.events import Event, Notice, StageFinished, StageProgress, StageStarted
 
-STAGE_LABELS = {"face": "Face", "audio": "Audio", "render": "Render + encode"}
+STAGE_LABELS = {"face": "Face", "audio": "Audio", "render": "Render + encode", "mux": "Join + mux"}
 
 
 class FpsColumn(ProgressColumn):
@@ -73,3 +73,53 @@ class ProgressDisplay:
         elif isinstance(event, Notice) and (event.level == "warning" or not self.quiet):
             style = "yellow" if event.level == "warning" else "dim"
             self.progress.console.print(f"[{style}]{event.level}:[/] {event.message}", highlight=False)
+
+
+class JsonProgress:
+    """``--progress json``: one JSON object per line on stderr, for scripts.
+
+    Keys: ``event`` (start, progress, finish, notice), ``stage``, ``frame``,
+    ``total``, ``fps``, ``eta`` (seconds), ``item`` (batch item or null),
+    ``level`` and ``message`` for notices.
+    """
+
+    def __init__(self, stream, item: str | None = None) -> None:
+        import time
+
+        self.stream = stream
+        self.item = item
+        self._clock = time.perf_counter
+        self._started: dict[str, tuple[float, float]] = {}
+
+    def __enter__(self) -> "JsonProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stream.flush()
+
+    def _emit(self, **fields) -> None:
+        import json
+
+        fields["item"] = self.item
+        self.stream.write(json.dumps(fields) + "\n")
+        self.stream.flush()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StageStarted):
+            self._started[event.stage] = (self._clock(), 0.0)
+            self._emit(event="start", stage=event.stage, frame=0, total=event.total, fps=None, eta=None)
+        elif isinstance(event, StageProgress):
+            t0, first = self._started.get(event.stage, (self._clock(), 0.0))
+            if event.done and not first:
+                # The first report may start mid-way (a resumed job): measure speed from there.
+                self._started[event.stage] = (self._clock(), float(event.done))
+                t0, first = self._started[event.stage]
+            elapsed = self._clock() - t0
+            fps = (event.done - first) / elapsed if elapsed > 0 and event.done > first else None
+            eta = (event.total - event.done) / fps if fps and event.total is not None else None
+            self._emit(event="progress", stage=event.stage, frame=event.done, total=event.total,
+                       fps=round(fps, 2) if fps else None, eta=round(eta, 2) if eta is not None else None)
+        elif isinstance(event, StageFinished):
+            self._emit(event="finish", stage=event.stage, seconds=round(event.seconds, 3))
+        elif isinstance(event, Notice):
+            self._emit(event="notice", level=event.level, message=event.message)

@@ -1,64 +1,126 @@
-"""talk render."""
+"""talk render and talk resume."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from talkcli.cli.common import app, err, guarded
+from talkcli.errors import OutputError, UsageError
+
+
+def progress_display(mode: str, quiet: bool, item: str | None = None):
+    """The event callback for ``--progress bar|json|none`` (``--quiet`` = none)."""
+    from talkcli.cli.console import JsonProgress, ProgressDisplay
+
+    if mode == "json":
+        return JsonProgress(sys.stderr, item=item)
+    if mode not in ("bar", "none"):
+        raise UsageError(f"--progress must be bar, json or none, got {mode!r}")
+    return ProgressDisplay(err, quiet=quiet or mode == "none")
+
+
+def summary_line(result) -> str:
+    ms = result.stage_ms_per_frame
+    resumed = f"; resumed after {result.resumed_segments} finished segment(s)" if result.resumed_segments else ""
+    return (
+        f"[green]wrote[/] {result.output} ({result.width}x{result.height}, {result.n_frames} frames at "
+        f"{result.fps:g} fps, {result.audio_duration_s:.2f} s) in {result.seconds:.1f} s; "
+        f"frame loop {result.render_fps:.0f} fps (" + ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
+        + f" ms/frame) on {result.device}{resumed}"
+    )
+
+
+def _spool_stdin(tmpdir: Path) -> Path:
+    """``--audio -``: copy standard input to a file (ffmpeg probes and the job hashes it)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("--audio - reads audio from standard input, but it is a terminal", hint="pipe audio in: ... | talk render --audio - ...")
+    path = tmpdir / "stdin-audio"
+    with open(path, "wb") as f:
+        shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+    return path
 
 
 @app.command()
 def render(
     ref: Path = typer.Option(..., "--ref", help="Portrait photo (jpg, png, webp, bmp).", show_default=False),
-    audio: Path = typer.Option(..., "--audio", help="Speech recording (anything ffmpeg reads, or a video's audio).", show_default=False),
-    output: Path = typer.Option(..., "-o", "--output", help="Output MP4 path.", show_default=False),
+    audio: str = typer.Option(..., "--audio", help="Speech recording (anything ffmpeg reads, or a video's audio); - reads standard input.", show_default=False),
+    output: str = typer.Option(..., "-o", "--output", help="Output MP4 path; - writes a fragmented MP4 to standard output.", show_default=False),
     fps: Optional[str] = typer.Option(None, "--fps", help="Frames per second, e.g. 25, 29.97 or 30000/1001. [default: 25]"),
     size: Optional[int] = typer.Option(None, "--size", help="Side of the face crop in pixels. [default: 512]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for head motion and blinks. [default: 0]"),
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset name from presets/ or a .toml path. [default: balanced]"),
+    config: Optional[Path] = typer.Option(None, "--config", help="Job file: TOML with the presets' sections, layered over the preset."),
+    set_: list[str] = typer.Option([], "--set", help="Any setting, e.g. --set mux.crf=23 (repeatable; wins over preset and job file)."),
     transcript: Optional[Path] = typer.Option(None, "--transcript", help="Text of the speech; improves mouth timing."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda. [default: auto]"),
     face_index: Optional[int] = typer.Option(None, "--face-index", help="Which face to animate, 0 = largest."),
     head_motion: Optional[float] = typer.Option(None, "--head-motion", help="Head motion amplitude 0..2 (0 = still). [default: 1]"),
     crop_only: Optional[bool] = typer.Option(None, "--crop-only/--full-frame", help="Write the square face crop instead of the whole photo."),
     ffmpeg: Optional[str] = typer.Option(None, "--ffmpeg", help="ffmpeg binary to use (or set TALK_FFMPEG)."),
+    job_dir: Optional[Path] = typer.Option(None, "--job-dir", help="Job directory (manifest, segments). [default: hidden folder beside the output]"),
+    fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming an unfinished job."),
+    allow_long: bool = typer.Option(False, "--allow-long", help="Render audio longer than 10 hours."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    progress: str = typer.Option("bar", "--progress", help="bar, json (JSON lines on stderr) or none."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only warnings and errors."),
     traceback: bool = typer.Option(False, "--traceback", help="Show the full stack trace on errors."),
 ) -> None:
-    """Render a talking-head video: talk render --ref face.jpg --audio speech.wav -o out.mp4"""
+    """Render a talking-head video: talk render --ref face.jpg --audio speech.wav -o out.mp4
+
+    Rerunning the same command after a crash or Ctrl-C resumes the job."""
     with guarded(traceback):
         from talkcli.api import RenderJob
         from talkcli.api import render as run_render
-        from talkcli.cli.console import ProgressDisplay
-        from talkcli.config.settings import load_settings
+        from talkcli.config.settings import load_settings, parse_assignment
 
-        settings = load_settings(
-            preset,
-            {
-                "audio.fps": fps,
-                "face.size": size,
-                "face.face_index": face_index,
-                "motion.seed": seed,
-                "motion.head_motion": head_motion,
-                "render.device": device,
-                "render.crop_only": crop_only,
-                "mux.ffmpeg": ffmpeg,
-            },
-        )
-        job = RenderJob(ref=ref, audio=audio, out=output, transcript=transcript, overwrite=overwrite)
-        with ProgressDisplay(err, quiet=quiet) as display:
+        flags = {
+            "audio.fps": fps,
+            "face.size": size,
+            "face.face_index": face_index,
+            "motion.seed": seed,
+            "motion.head_motion": head_motion,
+            "render.device": device,
+            "render.crop_only": crop_only,
+            "mux.ffmpeg": ffmpeg,
+        }
+        for text in set_:
+            key, value = parse_assignment(text)
+            flags[key] = value
+        settings = load_settings(preset, flags, job_file=config)
+        if output == "-" and sys.stdout.isatty():
+            raise OutputError("refusing to write video to a terminal", hint="redirect standard output: -o - > out.mp4, or give a file name")
+        with tempfile.TemporaryDirectory(prefix="talk-") as tmp:
+            audio_path = _spool_stdin(Path(tmp)) if audio == "-" else Path(audio)
+            job = RenderJob(
+                ref=ref, audio=audio_path, out=Path(output), transcript=transcript, overwrite=overwrite,
+                job_dir=job_dir, fresh=fresh, allow_long=allow_long,
+            )  # fmt: skip
+            with progress_display(progress, quiet) as display:
+                result = run_render(job, settings, display)
+        if not quiet and progress == "bar":
+            err.print(summary_line(result))
+
+
+@app.command()
+def resume(
+    job_dir: Path = typer.Argument(..., help="A job directory (the hidden .talk-* folder beside an output)."),
+    progress: str = typer.Option("bar", "--progress", help="bar, json (JSON lines on stderr) or none."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only warnings and errors."),
+    traceback: bool = typer.Option(False, "--traceback", help="Show the full stack trace on errors."),
+) -> None:
+    """Finish an interrupted render from its job directory, with its recorded inputs and settings."""
+    with guarded(traceback):
+        from talkcli.api import render as run_render
+        from talkcli.jobs.resume import job_from_manifest
+
+        job, settings = job_from_manifest(job_dir)
+        with progress_display(progress, quiet) as display:
             result = run_render(job, settings, display)
-        if not quiet:
-            ms = result.stage_ms_per_frame
-            err.print(
-                f"[green]wrote[/] {result.output} ({result.width}x{result.height}, {result.n_frames} frames at "
-                f"{result.fps:g} fps, {result.audio_duration_s:.2f} s) in {result.seconds:.1f} s; "
-                f"frame loop {result.render_fps:.0f} fps ("
-                + ", ".join(f"{k} {v:.1f}" for k, v in ms.items())
-                + " ms/frame) on "
-                + result.device
-            )
+        if not quiet and progress == "bar":
+            err.print(summary_line(result))

@@ -56,12 +56,18 @@ class MuxSettings:
     ffmpeg: str | None = None
 
 
+@dataclass(frozen=True)
+class JobSettings:
+    segment_s: float = 10.0  # the video is rendered in segments of about this length; a resume redoes at most one
+
+
 SECTIONS = {
     "face": FaceSettings,
     "audio": AudioSettings,
     "motion": MotionSettings,
     "render": RenderSettings,
     "mux": MuxSettings,
+    "jobs": JobSettings,
 }
 
 
@@ -72,6 +78,7 @@ class Settings:
     motion: MotionSettings = MotionSettings()
     render: RenderSettings = RenderSettings()
     mux: MuxSettings = MuxSettings()
+    jobs: JobSettings = JobSettings()
     preset: str = DEFAULT_PRESET
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # "face.size" -> "default" | "preset X" | "flag"
 
@@ -136,8 +143,22 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"--device must be auto, cpu or cuda, got {s.render.device!r}")
     if not 0.125 <= s.render.map_scale <= 1.0:
         raise ConfigError("render.map_scale must be 0.125..1")
+    if not 1.0 <= s.jobs.segment_s <= 600.0:
+        raise ConfigError("jobs.segment_s must be 1..600 seconds")
     if not 0 <= s.mux.crf <= 51:
         raise ConfigError("mux.crf must be 0..51")
+
+
+def _read_toml(path: Path, what: str) -> dict[str, dict[str, Any]]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc
+    data.pop("description", None)
+    for section, values in data.items():
+        if section not in SECTIONS or not isinstance(values, dict):
+            raise ConfigError(f"{what} {path.name}: unknown section [{section}]", hint=f"sections: {', '.join(SECTIONS)}")
+    return data
 
 
 def load_preset(name: str) -> dict[str, dict[str, Any]]:
@@ -145,28 +166,53 @@ def load_preset(name: str) -> dict[str, dict[str, Any]]:
     path = Path(name) if name.endswith(".toml") else presets_dir() / f"{name}.toml"
     if not path.is_file():
         raise ConfigError(f"unknown preset {name!r}", hint=f"available: {', '.join(available_presets()) or 'none found'}")
+    return _read_toml(path, "preset")
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``--set section.key=value``: the value is read as TOML (numbers, true/false, "strings"), else as a bare string."""
+    key, sep, raw = text.partition("=")
+    if not sep or "." not in key:
+        raise ConfigError(f"--set expects section.key=value, got {text!r}", hint="e.g. --set mux.crf=23")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"preset {path} is not valid TOML: {exc}") from exc
-    data.pop("description", None)
-    for section, values in data.items():
-        if section not in SECTIONS or not isinstance(values, dict):
-            raise ConfigError(f"preset {path.name}: unknown section [{section}]", hint=f"sections: {', '.join(SECTIONS)}")
-    return data
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
 
 
-def load_settings(preset: str | None = None, flags: dict[str, Any] | None = None) -> Settings:
-    """Layer defaults < preset < flags. ``flags`` maps dotted keys ("face.size") to values; None means unset."""
+def load_settings(
+    preset: str | None = None, flags: dict[str, Any] | None = None, job_file: Path | dict | None = None
+) -> Settings:
+    """Layer defaults < preset < job file < flags.
+
+    ``flags`` maps dotted keys ("face.size") to values (None means unset);
+    ``job_file`` is a TOML file of the presets' form, or already-parsed
+    sections (a batch job's per-item options).
+    """
     name = preset or DEFAULT_PRESET
     layers = [(f"preset {name}", load_preset(name))]
+    if job_file is not None:
+        if isinstance(job_file, dict):
+            layers.append(("job file", job_file))
+        else:
+            path = Path(job_file)
+            if not path.is_file():
+                raise ConfigError(f"job file not found: {path}", hint="check the --config path")
+            layers.append((f"job file {path.name}", _read_toml(path, "job file")))
     flat_flags: dict[str, dict[str, Any]] = {}
     for key, value in (flags or {}).items():
         if value is None:
             continue
         section, _, attr = key.partition(".")
+        if section not in SECTIONS or not attr:
+            raise ConfigError(f"unknown setting {key}", hint=f"sections: {', '.join(SECTIONS)}")
         flat_flags.setdefault(section, {})[attr] = value
     layers.append(("flag", flat_flags))
+    for origin, layer in layers:
+        for section in layer:
+            if section not in SECTIONS:
+                raise ConfigError(f"unknown section [{section}] ({origin})", hint=f"sections: {', '.join(SECTIONS)}")
     sources: dict[str, str] = {}
     built = {}
     for section, cls in SECTIONS.items():

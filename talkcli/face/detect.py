@@ -29,6 +29,15 @@ class Face:
         return max(0.0, x1 - x0) * max(0.0, y1 - y0)
 
 
+def _flush_c_stdio() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def _quiet_native_logs():
     """mediapipe's C++ side writes absl/glog lines to fd 2; keep them out of the user's terminal."""
@@ -44,6 +53,7 @@ def _quiet_native_logs():
         os.dup2(devnull, 2)
         yield
     finally:
+        _flush_c_stdio()  # native logs buffered by C stdio must land in /dev/null, not after the restore
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)

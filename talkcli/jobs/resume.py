@@ -1,0 +1,34 @@
+"""Rebuild a render job and its settings from a job directory's manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from talkcli.api import RenderJob
+from talkcli.config.settings import Settings, load_settings
+from talkcli.jobs.manifest import JobError, Manifest
+
+
+def job_from_manifest(job_dir: Path) -> tuple[RenderJob, Settings]:
+    """The job recorded in ``job_dir`` (inputs, output, every setting as recorded)."""
+    job_dir = Path(job_dir)
+    if not job_dir.is_dir():
+        raise JobError(f"no job directory at {job_dir}", hint="pass the .talk-* folder beside the output")
+    manifest = Manifest.load(job_dir)
+    if manifest is None:
+        raise JobError(f"{job_dir} has no manifest.json", hint="pass the .talk-* folder beside the output")
+    data = manifest.data
+    if data.get("status") == "complete":
+        raise JobError(f"job {job_dir} is already complete: {data.get('output')}", hint="render again with talk render --overwrite")
+    inputs = data["inputs"]
+    config = {key: entry["value"] for key, entry in data["config"].items() if key != "render.device_resolved"}
+    preset = next((e["source"][len("preset "):] for e in data["config"].values() if e["source"].startswith("preset ")), None)
+    settings = load_settings(preset, config)
+    job = RenderJob(
+        ref=Path(inputs["ref"]["path"]),
+        audio=Path(inputs["audio"]["path"]),
+        out=Path(data["output"]),
+        transcript=Path(inputs["transcript"]["path"]) if "transcript" in inputs else None,
+        job_dir=job_dir,
+    )
+    return job, settings

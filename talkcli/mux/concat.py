@@ -1,0 +1,80 @@
+"""Join finished video segments and mux the original audio into the final file, atomically."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from talkcli.errors import FfmpegError, OutputError
+from talkcli.mux.ffmpeg import error_line, find_ffmpeg, quoted
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def _ffconcat_line(path: Path) -> str:
+    escaped = str(path.resolve()).replace("'", "'\\''")
+    return f"file '{escaped}'\n"
+
+
+def join_segments(
+    segments: list[Path],
+    audio_path: Path,
+    out: Path | str,
+    *,
+    list_file: Path,
+    audio_bitrate: str = "160k",
+    metadata: dict[str, str] | None = None,
+    ffmpeg: str | None = None,
+) -> None:
+    """Concatenate H.264 ``segments`` (stream copy) and add ``audio_path`` as AAC.
+
+    ``out`` "-" streams a fragmented MP4 to stdout; otherwise the file is
+    written to a hidden temp name beside ``out``, fsynced and renamed.
+    """
+    list_file.write_text("ffconcat version 1.0\n" + "".join(_ffconcat_line(p) for p in segments), encoding="utf-8")
+    exe = find_ffmpeg(ffmpeg)
+    args = [exe, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+            "-f", "concat", "-safe", "0", "-i", str(list_file), "-i", str(audio_path),
+            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", audio_bitrate]  # fmt: skip
+    for key, value in (metadata or {}).items():
+        args += ["-metadata", f"{key}={value}"]
+    to_stdout = str(out) == "-"
+    if to_stdout:
+        args += ["-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", "pipe:1"]
+        tmp = None
+    else:
+        out = Path(out)
+        tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.part{out.suffix or '.mp4'}")
+        args += ["-movflags", "+faststart", "-f", "mp4", "-n", str(tmp)]
+    log.debug("running %s", quoted(args))
+    try:
+        stdout = sys.stdout.buffer if to_stdout else subprocess.DEVNULL
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            line = error_line(proc.stderr)
+            if "No space left" in line:
+                raise OutputError(f"disk full while writing {out}", hint="free some space and run the same command again to resume")
+            raise FfmpegError(f"joining segments failed: {line}", hint="run with --traceback; the job can be resumed")
+        if tmp is not None:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, out)
+            dir_fd = os.open(out.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    except BaseException:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def disk_free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
