@@ -102,7 +102,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
     from talkcli.face.detect import choose_face
     from talkcli.face.image import load_image
     from talkcli.jobs.manifest import FORMAT_VERSION, JobError, JobLock, Manifest, describe_differences
-    from talkcli.jobs.paths import COMMENT_PREFIX, RENDER_RECORD, default_job_dir, sha256_file, write_json_atomic
+    from talkcli.jobs.paths import COMMENT_PREFIX, RENDER_RECORD, default_job_dir, input_hashes, sha256_file, write_json_atomic
     from talkcli.motion.generator import MotionConfig, MotionGenerator, MotionState
     from talkcli.mux.concat import join_segments
     from talkcli.mux.writer import VideoWriter, check_output_path
@@ -136,8 +136,8 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         inputs["transcript"] = Path(job.transcript)
     if not to_stdout:
         check_output_path(out, list(inputs.values()), job.overwrite)
-    hashes = {name: sha256_file(p) for name, p in inputs.items()}
-    job_dir = Path(job.job_dir) if job.job_dir else default_job_dir(out, [hashes[k] for k in sorted(hashes)])
+    hashes = input_hashes(ref, audio_path, inputs.get("transcript"))
+    job_dir = Path(job.job_dir) if job.job_dir else default_job_dir(out, hashes)
     if job.fresh and job_dir.exists():
         shutil.rmtree(job_dir)
 

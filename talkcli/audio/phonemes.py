@@ -142,6 +142,9 @@ class PhoneRecognizer:
     def recognise(self, samples: np.ndarray, offset_s: float = 0.0) -> list[Phone]:
         """Phone-loop recognition of one chunk; times are offset by ``offset_s``."""
         d = self._allphone
+        # Fresh feature state per chunk: live CMN and the dither RNG would otherwise carry over
+        # from earlier chunks, and a resumed job would hear this chunk differently.
+        d.reinit_feat()
         d.start_utt()
         d.process_raw(_to_pcm16(samples), full_utt=True)
         d.end_utt()
@@ -160,6 +163,7 @@ class PhoneRecognizer:
 
     def _two_pass(self, pcm: bytes, words: list[str]):
         d = self._aligner_decoder()
+        d.reinit_feat()
         d.set_align_text(" ".join(words))
         d.start_utt()
         d.process_raw(pcm, full_utt=True)

@@ -6,17 +6,41 @@ Each command lives in its own module and registers itself on the shared app
 
 from __future__ import annotations
 
+import os
 import sys
 
-from talkcli.cli import config_cmd, doctor_cmd, render_cmd  # noqa: F401  (register commands)
+from talkcli.cli import batch_cmd, config_cmd, doctor_cmd, render_cmd  # noqa: F401  (register commands)
 from talkcli.cli.common import app, err
 from talkcli.errors import ExitCode
 
 __all__ = ["app", "main"]
 
 
+def _silence_native_logs() -> None:
+    """Send file descriptor 2 to /dev/null for native libraries, keep Python's stderr.
+
+    mediapipe's graph threads log TFLite notices straight to fd 2 at moments no
+    context manager can bracket. Python's ``sys.stderr`` (progress, errors,
+    tracebacks) moves to a duplicate of the real stderr first.
+    ``TALK_NATIVE_LOGS=1`` keeps native logs, for debugging.
+    """
+    if os.environ.get("TALK_NATIVE_LOGS") == "1":
+        return
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
+        err.file = sys.stderr
+    except OSError:
+        pass
+
+
 def main() -> None:
     """Console-script entry point."""
+    _silence_native_logs()
     try:
         app()
     except KeyboardInterrupt:  # outside a command (while parsing, importing)

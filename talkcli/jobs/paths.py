@@ -21,9 +21,15 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def default_job_dir(out: Path, input_hashes: list[str]) -> Path:
+def input_hashes(ref: Path, audio: Path, transcript: Path | None = None) -> dict[str, str]:
+    """sha256 of each input of a render, by role."""
+    paths = {"ref": ref, "audio": audio} | ({"transcript": transcript} if transcript is not None else {})
+    return {name: sha256_file(Path(p)) for name, p in paths.items()}
+
+
+def default_job_dir(out: Path, hashes: dict[str, str]) -> Path:
     """A hidden folder beside the output, named from the output's name and the inputs' hashes."""
-    digest = hashlib.sha256("\n".join(input_hashes).encode()).hexdigest()[:12]
+    digest = hashlib.sha256("\n".join(f"{k}={hashes[k]}" for k in sorted(hashes)).encode()).hexdigest()[:12]
     name = out.name if str(out) != "-" else "stdout"
     parent = out.parent if str(out) != "-" else Path.cwd()
     return parent / f".talk-{name}-{digest}"

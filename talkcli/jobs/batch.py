@@ -1,0 +1,253 @@
+"""Batches: many renders, models loaded once, each item isolated from the others' failures.
+
+Inputs come in three forms: a folder of audio files with one photo; a CSV or
+JSON-lines job list (ref, audio, out, per-item options); or a folder of
+audio files paired with a folder of photos by file stem.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from talkcli.api import RenderJob
+from talkcli.config.settings import SECTIONS
+from talkcli.errors import InputError, TalkError, UsageError
+from talkcli.events import Event
+
+AUDIO_SUFFIXES = {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".wma", ".mp4", ".mkv", ".mov", ".webm"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+ITEM_KEYS = {"ref", "audio", "out", "transcript"}
+
+
+@dataclass
+class BatchItem:
+    """One render of a batch; ``options`` are settings sections layered as a job file."""
+
+    name: str
+    ref: Path
+    audio: Path
+    out: Path
+    transcript: Path | None = None
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    status: str = "pending"  # pending | running | done | skipped | failed
+    message: str = ""
+    frames_done: int = 0
+    frames_total: int = 0
+
+
+def _options(row: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """Per-item settings from a job list row: keys like "mux.crf" (values kept as typed in JSON; CSV text parsed as TOML)."""
+    import tomllib
+
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in row.items():
+        if key in ITEM_KEYS or value in (None, ""):
+            continue
+        section, _, attr = key.partition(".")
+        if section not in SECTIONS or not attr:
+            raise UsageError(f"{where}: unknown column {key!r}", hint="columns: ref, audio, out, transcript, or settings like mux.crf")
+        if isinstance(value, str):
+            try:
+                value = tomllib.loads(f"v = {value}")["v"]
+            except tomllib.TOMLDecodeError:
+                pass
+        out.setdefault(section, {})[attr] = value
+    return out
+
+
+def plan_batch(source: Path, ref: Path | None, refs_dir: Path | None, out_dir: Path | None) -> list[BatchItem]:
+    """The items of a batch, in a stable order."""
+    source = Path(source)
+    if not source.exists():
+        raise InputError(f"batch source not found: {source}", hint="give a folder of audio files or a .csv/.jsonl job list")
+    items: list[BatchItem] = []
+    if source.is_file():
+        base = source.parent
+        rows: list[dict[str, Any]]
+        if source.suffix.lower() == ".csv":
+            with open(source, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+        elif source.suffix.lower() in (".jsonl", ".ndjson"):
+            rows = []
+            for n, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise UsageError(f"{source.name} line {n} is not JSON: {exc.msg}") from exc
+        else:
+            raise UsageError(f"unknown job list format: {source.name}", hint="use .csv or .jsonl, or a folder of audio files")
+        for n, row in enumerate(rows, 1):
+            where = f"{source.name} item {n}"
+            missing = [k for k in ("audio",) if not row.get(k)]
+            if missing or not (row.get("ref") or ref):
+                raise UsageError(f"{where}: needs audio and ref", hint="or pass --ref for all items")
+            audio = base / row["audio"]
+            out = base / row["out"] if row.get("out") else (out_dir or base) / f"{Path(row['audio']).stem}.mp4"
+            items.append(BatchItem(
+                name=row.get("name") or Path(row["audio"]).stem,
+                ref=base / row["ref"] if row.get("ref") else Path(ref),
+                audio=audio, out=out,
+                transcript=base / row["transcript"] if row.get("transcript") else None,
+                options=_options({k: v for k, v in row.items() if k != "name"}, where),
+            ))  # fmt: skip
+        return items
+    audios = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    if not audios:
+        raise InputError(f"no audio files in {source}", hint=f"expected files ending in {', '.join(sorted(AUDIO_SUFFIXES))}")
+    out_dir = Path(out_dir) if out_dir else source
+    photos = {}
+    if refs_dir is not None:
+        photos = {p.stem: p for p in sorted(Path(refs_dir).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    elif ref is None:
+        raise UsageError("a folder of audio files needs --ref PHOTO or --refs FOLDER")
+    for audio in audios:
+        photo = photos.get(audio.stem) if refs_dir is not None else Path(ref)
+        item = BatchItem(name=audio.stem, ref=photo or Path(refs_dir or ".") / f"{audio.stem}.*", audio=audio, out=out_dir / f"{audio.stem}.mp4")
+        transcript = audio.with_suffix(".txt")
+        if transcript.is_file():
+            item.transcript = transcript
+        if photo is None:
+            item.status, item.message = "failed", f"no photo named {audio.stem}.* in {refs_dir}"
+        items.append(item)
+    return items
+
+
+def already_done(item: BatchItem) -> bool:
+    """The output exists and its job's manifest says this very file was delivered."""
+    from talkcli.jobs.manifest import Manifest
+    from talkcli.jobs.paths import default_job_dir, input_hashes, sha256_file
+
+    if not item.out.is_file():
+        return False
+    try:
+        job_dir = default_job_dir(item.out, input_hashes(item.ref, item.audio, item.transcript))
+        manifest = Manifest.load(job_dir)
+    except (OSError, TalkError):
+        return False
+    return bool(manifest and manifest.data.get("status") == "complete" and manifest.data.get("output_sha256") == sha256_file(item.out))
+
+
+def _render_item(item: BatchItem, preset, flags, job_file, overwrite: bool, on_event, models) -> str:
+    from talkcli.api import render
+    from talkcli.config.settings import load_settings
+
+    layered: dict[str, dict[str, Any]] = {}
+    if job_file is not None:
+        from talkcli.config.settings import _read_toml
+
+        layered = _read_toml(Path(job_file), "job file")
+    for section, values in item.options.items():
+        layered.setdefault(section, {}).update(values)
+    settings = load_settings(preset, flags, job_file=layered or None)
+    job = RenderJob(ref=item.ref, audio=item.audio, out=item.out, transcript=item.transcript, overwrite=overwrite)
+    result = render(job, settings, on_event, models=models)
+    return f"{result.n_frames} frames in {result.seconds:.1f} s"
+
+
+# -- worker processes -------------------------------------------------------------
+
+_worker_models = None
+
+
+def _worker_init() -> None:
+    global _worker_models
+    from talkcli.pipeline import Models
+
+    _worker_models = Models()
+
+
+def _worker_run(index: int, item: BatchItem, preset, flags, job_file, overwrite: bool, queue) -> tuple[int, str, str]:
+    def on_event(event: Event) -> None:
+        if queue is not None:
+            queue.put((index, event))
+
+    try:
+        return index, "done", _render_item(item, preset, flags, job_file, overwrite, on_event, _worker_models)
+    except TalkError as exc:
+        return index, "failed", exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    except Exception as exc:  # isolate the item: a bug in one render must not stop the batch
+        return index, "failed", f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+
+
+def run_batch(
+    items: list[BatchItem],
+    *,
+    preset: str | None,
+    flags: dict[str, Any],
+    job_file: Path | None,
+    overwrite: bool,
+    workers: int,
+    on_item: Callable[[int, BatchItem], None],
+    on_event: Callable[[int, Event], None],
+) -> list[BatchItem]:
+    """Render every pending item; ``on_item`` hears status changes, ``on_event`` render events."""
+    for i, item in enumerate(items):
+        if item.status == "pending" and not overwrite and already_done(item):
+            item.status, item.message = "skipped", "already rendered"
+            on_item(i, item)
+    todo = [i for i, item in enumerate(items) if item.status == "pending"]
+    if workers <= 1:
+        from talkcli.pipeline import Models
+
+        models = Models()
+        for i in todo:
+            items[i].status = "running"
+            on_item(i, items[i])
+            _, status, message = _run_inline(i, items[i], preset, flags, job_file, overwrite, on_event, models)
+            items[i].status, items[i].message = status, message
+            on_item(i, items[i])
+        return items
+    import multiprocessing
+
+    with multiprocessing.Manager() as manager:
+        queue = manager.Queue()
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {}
+            for i in todo:
+                items[i].status = "queued"
+                on_item(i, items[i])
+                futures[pool.submit(_worker_run, i, items[i], preset, flags, job_file, overwrite, queue)] = i
+            pending = set(futures)
+            while pending:
+                while not queue.empty():
+                    index, event = queue.get()
+                    if items[index].status == "queued":
+                        items[index].status = "running"
+                        on_item(index, items[index])
+                    on_event(index, event)
+                done = [f for f in pending if f.done()]
+                for f in done:
+                    pending.discard(f)
+                    i = futures[f]
+                    try:
+                        _, status, message = f.result()
+                    except Exception as exc:  # a worker died (killed, out of memory)
+                        status, message = "failed", f"worker died: {type(exc).__name__}: {exc}"
+                    items[i].status, items[i].message = status, message
+                    on_item(i, items[i])
+                if pending and not done:
+                    import time
+
+                    time.sleep(0.05)
+            while not queue.empty():
+                index, event = queue.get()
+                on_event(index, event)
+    return items
+
+
+def _run_inline(i, item, preset, flags, job_file, overwrite, on_event, models):
+    try:
+        return i, "done", _render_item(item, preset, flags, job_file, overwrite, lambda e: on_event(i, e), models)
+    except KeyboardInterrupt:
+        raise
+    except TalkError as exc:
+        return i, "failed", exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    except Exception as exc:
+        return i, "failed", f"unexpected {type(exc).__name__}: {exc}"
