@@ -10,8 +10,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-SPEECH_START_S = 0.8  # the speech fixture: silence, speech, silence
-SPEECH_END_S = 2.85
+from speech_fixture import SPEECH_START_S
 
 
 @pytest.fixture(scope="session")

@@ -84,7 +84,22 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None) -> DecodedAudio:
     samples = np.frombuffer(proc.stdout, dtype="<f4")
     if samples.size == 0:
         raise AudioError(f"{path} holds no audio samples", hint="the recording is empty; export it again")
-    stream = parse_stream_header(stderr)["audio"] or {}
+    short = _wav_shortfall(path)
+    if short is not None:
+        raise AudioError(
+            f"{path} is truncated: its header declares {short[0]} bytes of audio, the file holds {short[1]}",
+            hint="the download or copy was cut short; get the file again",
+        )
+    header = parse_stream_header(stderr)
+    declared = header["duration_s"]
+    decoded = samples.size / ANALYSIS_RATE
+    # A file cut short keeps its header: the container promises more than decodes.
+    if declared and declared > 1.0 and decoded < 0.9 * declared - 0.5:
+        raise AudioError(
+            f"{path} is truncated: its header says {declared:.1f} s but only {decoded:.1f} s decode",
+            hint="the download or copy was cut short; get the file again",
+        )
+    stream = header["audio"] or {}
     source_rate, source_channels = stream.get("sample_rate") or None, stream.get("channels") or None
     return DecodedAudio(
         samples=samples,
@@ -94,6 +109,32 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None) -> DecodedAudio:
         source_channels=source_channels,
         duration_s=samples.size / ANALYSIS_RATE,
     )
+
+
+def _wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF/WAVE file's data chunk when fewer are present than declared."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                chunk_id, length = struct.unpack("<4sI", f.read(8))
+                if chunk_id == b"data":
+                    present = size - pos - 8
+                    # 0 and 0xFFFFFFFF mean "unknown" (streamed WAV): nothing to compare.
+                    if 0 < length < 0xFFFFFFFF and present < length:
+                        return length, present
+                    return None
+                pos += 8 + length + (length & 1)
+    except OSError:
+        return None
+    return None
 
 
 def decoded_is_silent(samples: np.ndarray, threshold_dbfs: float = -60.0) -> bool:

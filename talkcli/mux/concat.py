@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from talkcli.errors import FfmpegError, OutputError
-from talkcli.mux.ffmpeg import error_line, find_ffmpeg, quoted
+from talkcli.mux.ffmpeg import error_line, ffmpeg_failure, find_ffmpeg, quoted
 
 import logging
 
@@ -57,10 +56,7 @@ def join_segments(
         stdout = sys.stdout.buffer if to_stdout else subprocess.DEVNULL
         proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
         if proc.returncode != 0:
-            line = error_line(proc.stderr)
-            if "No space left" in line:
-                raise OutputError(f"disk full while writing {out}", hint="free some space and run the same command again to resume")
-            raise FfmpegError(f"joining segments failed: {line}", hint="run with --traceback; the job can be resumed")
+            raise ffmpeg_failure(f"joining segments into {out} failed", error_line(proc.stderr), hint="run with --traceback; the job can be resumed")
         if tmp is not None:
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())

@@ -22,7 +22,7 @@ from types import TracebackType
 import numpy as np
 
 from talkcli.errors import AudioError, FfmpegError, OutputError
-from talkcli.mux.ffmpeg import StderrTail, find_ffmpeg, start_ffmpeg
+from talkcli.mux.ffmpeg import ffmpeg_failure, StderrTail, find_ffmpeg, start_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +209,9 @@ class VideoWriter:
             self._proc.kill()
             rc = self._proc.wait()
         self._stderr.join()
-        return FfmpegError(
-            f"ffmpeg stopped while encoding {self.out_path} ({_describe_exit(rc)}): {self._stderr.error_line()}",
+        return ffmpeg_failure(
+            f"ffmpeg stopped while encoding {self.out_path} ({_describe_exit(rc)})",
+            self._stderr.error_line(),
             hint="run with --traceback for ffmpeg's full command; check free disk space",
         )
 
@@ -231,8 +232,9 @@ class VideoWriter:
             rc = self._proc.wait()
             self._stderr.join()
             if rc != 0:
-                raise FfmpegError(
-                    f"ffmpeg failed encoding {self.out_path} ({_describe_exit(rc)}): {self._stderr.error_line()}",
+                raise ffmpeg_failure(
+                    f"ffmpeg failed encoding {self.out_path} ({_describe_exit(rc)})",
+                    self._stderr.error_line(),
                     hint="run with --traceback for ffmpeg's full command",
                 )
             if self.frames_written == 0:

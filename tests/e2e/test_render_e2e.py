@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SPEECH_END_S, SPEECH_START_S
+from speech_fixture import SPEECH_END_S, SPEECH_START_S
 
 from talkcli.api import RenderJob, render
 from talkcli.config.settings import load_settings
