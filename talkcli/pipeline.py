@@ -222,7 +222,10 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         # 4. Renderer: mesh rig over the crop, paste-back into the photo unless --crop-only.
         t = time.perf_counter()
         paste = None if settings.render.crop_only else PasteBack(photo, geometry)
-        renderer = FrameRenderer(crop, crop_landmarks, map_scale=settings.render.map_scale, paste=paste, device=device)
+        renderer = FrameRenderer(
+            crop, crop_landmarks, map_scale=settings.render.map_scale, paste=paste, device=device,
+            expression=settings.render.expression,
+        )  # fmt: skip
         height, width = renderer.output_shape
         recognizer = models.recognizer
         setup["models"] = time.perf_counter() - t

@@ -62,6 +62,7 @@ def render(
     face_index: Optional[int] = typer.Option(None, "--face-index", help="Which face to animate, 0 = largest."),
     head_motion: Optional[float] = typer.Option(None, "--head-motion", help="Head motion amplitude 0..2 (0 = still). [default: 1]"),
     crop_only: Optional[bool] = typer.Option(None, "--crop-only/--full-frame", help="Write the square face crop instead of the whole photo."),
+    expression: Optional[float] = typer.Option(None, "--expression", help="1 keeps the photo's expression (smile) at rest, 0 relaxes it. [default: 1]"),
     ffmpeg: Optional[str] = typer.Option(None, "--ffmpeg", help="ffmpeg binary to use (or set TALK_FFMPEG)."),
     job_dir: Optional[Path] = typer.Option(None, "--job-dir", help="Job directory (manifest, segments). [default: hidden folder beside the output]"),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming an unfinished job."),
@@ -87,6 +88,7 @@ def render(
             "motion.head_motion": head_motion,
             "render.device": device,
             "render.crop_only": crop_only,
+            "render.expression": expression,
             "mux.ffmpeg": ffmpeg,
         }
         for text in set_:

@@ -1,4 +1,12 @@
-"""Motion blocks -> video frames: mesh warp of the reference crop, mouth interior, paste-back."""
+"""Motion blocks -> video frames: mesh warp of the reference crop, mouth interior, paste-back.
+
+Frames are composed in two layers. The head layer is the warped crop, cut
+out by the head matte warped with it (``face.mask``); the still layer is the
+photo itself, so background and body pixels outside the moving head never
+change. Where the head moves away from where it was, the still layer shows
+the background filled in once at set-up (inpainted), faded in with the
+amount of head motion, so a still head gives back the photo exactly.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +20,43 @@ from talkcli.render.paste import PasteBack
 from talkcli.render.rig import FaceRig
 from talkcli.render.warp import MeshWarper, remap
 
+# Head motion (pixels of the largest face-vertex displacement) at which the still layer has
+# fully switched from the photo to the inpainted background.
+REVEAL_PX = 1.5
+
+
+def _inpaint_head(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """The crop with the head region filled from its surroundings (at quarter size: only a thin
+    band along the silhouette is ever revealed)."""
+    import cv2
+
+    s = crop.shape[0]
+    small = max(32, s // 4)
+    hole = (matte > 0.02).astype(np.uint8) * 255
+    hole = cv2.dilate(hole, np.ones((9, 9), np.uint8))
+    img = cv2.resize(crop, (small, small), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(hole, (small, small), interpolation=cv2.INTER_NEAREST)
+    filled = cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)
+    up = cv2.resize(filled, (s, s), interpolation=cv2.INTER_LINEAR)
+    keep = (hole == 0)[..., None]
+    return np.where(keep, crop, up)
+
 
 class FrameRenderer:
-    """Renders crop frames for motion blocks; optionally pastes them into the full photo."""
+    """Renders crop frames for motion blocks; optionally pastes them into the full photo.
+
+    ``expression`` (0..1): how much of the photo's own mouth expression is kept
+    at rest (1: as photographed; 0: relaxed, lips closed). ``person_matte``:
+    an ``(S, S) float32`` matte of the person in the crop (``face.mask.person_matte``);
+    None computes it, False turns the layered composite off (the whole crop is warped).
+    """
 
     def __init__(self, crop: np.ndarray, crop_landmarks: np.ndarray, *, map_scale: float = 0.5,
-                 paste: PasteBack | None = None, device: str = "cpu") -> None:
+                 paste: PasteBack | None = None, device: str = "cpu", expression: float = 1.0,
+                 person_matte: np.ndarray | None | bool = None) -> None:
         self.crop = np.ascontiguousarray(crop)
         size = crop.shape[0]
-        self.rig = FaceRig.build(crop_landmarks, size)
+        self.rig = FaceRig.build(crop_landmarks, size, expression=expression)
         self.warper = MeshWarper(size, self.rig.triangles, map_scale=map_scale)
         self.colours = MouthColours.from_reference(crop, crop_landmarks)
         self.paste = paste
@@ -30,6 +66,18 @@ class FrameRenderer:
             from talkcli.render.device import TorchRemap
 
             self._torch_remap = TorchRemap(self.crop, device)
+        self.matte = None
+        self.background = None
+        if person_matte is not False:
+            from talkcli.face.mask import head_matte
+            from talkcli.face.mask import person_matte as segment
+
+            person = segment(self.crop) if person_matte is None else np.asarray(person_matte, np.float32)
+            if person is None:
+                person = np.zeros(self.crop.shape[:2], np.float32)
+            self.matte = np.ascontiguousarray(head_matte(person, crop_landmarks))
+            self.background = _inpaint_head(self.crop, self.matte)
+        self._photo_gap = float(np.max(self.rig._photo_gap))
 
     @property
     def output_shape(self) -> tuple[int, int]:
@@ -38,11 +86,30 @@ class FrameRenderer:
 
     def render_crop(self, mouth: np.ndarray, blink: float, head: np.ndarray) -> np.ndarray:
         """One ``(S, S, 3) uint8`` crop frame for one frame's parameters."""
+        import cv2
+
         target = self.rig.target(mouth, blink, head)
+        n = self.rig.n_face
+        if not np.any(target[:n] != self.rig.source[:n]):
+            return self.crop.copy()  # at rest the frame is the photo, bit for bit
         map_x, map_y = self.warper.backward_map(target, self.rig.source)
         frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, map_x, map_y)
-        draw_mouth_interior(frame, target, float(mouth[0]), self.colours, self.rig.mouth_width)
-        return frame
+        # The interior is drawn only where the lips part wider than in the photo (whose own
+        # mouth the warp already shows).
+        from talkcli.face import topology as topo
+
+        gap = float(np.max(target[topo.LIPS_INNER_LOWER, 1] - target[topo.LIPS_INNER_UPPER, 1]))
+        strength = float(np.clip((gap - self._photo_gap) / (0.04 * self.rig.mouth_width), 0.0, 1.0))
+        if strength > 0:
+            draw_mouth_interior(frame, target, float(mouth[0]), self.colours, self.rig.mouth_width, strength=strength)
+        if self.matte is None:
+            return frame
+        # Head layer over the still layer.
+        alpha = cv2.remap(self.matte, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        moved = float(np.abs(target[:n] - self.rig.source[:n]).max())
+        k = min(1.0, moved / REVEAL_PX)
+        still = self.crop if k == 0 else cv2.addWeighted(self.background, k, self.crop, 1 - k, 0.0)
+        return cv2.blendLinear(frame, still, alpha, 1.0 - alpha)
 
     def render_block(self, block: MotionBlock) -> Iterator[np.ndarray]:
         """The frames of one motion block, in order, each ``(H, W, 3) uint8`` RGB."""

@@ -40,10 +40,12 @@ class MouthColours:
         )
 
 
-def draw_mouth_interior(frame: np.ndarray, target: np.ndarray, jaw: float, colours: MouthColours, mouth_width: float) -> None:
+def draw_mouth_interior(frame: np.ndarray, target: np.ndarray, jaw: float, colours: MouthColours, mouth_width: float,
+                        strength: float = 1.0) -> None:
     """Paint the interior inside the target inner-lip contour of ``frame`` (in place).
 
     ``target``: ``(V, 2)`` target vertices (FaceMesh indices first), crop pixels.
+    ``strength`` (0..1) scales the layer's opacity.
     """
     import cv2
 
@@ -102,6 +104,6 @@ def draw_mouth_interior(frame: np.ndarray, target: np.ndarray, jaw: float, colou
     layer = layer * (1 - teeth) + colours.teeth * shade * lip_shadow * teeth
     layer = cv2.GaussianBlur(layer, (3, 3), 0.7)
 
-    a = (alpha.astype(np.float32) / 255.0)[..., None]
+    a = (alpha.astype(np.float32) * (strength / 255.0))[..., None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + layer * a, 0, 255).astype(np.uint8)

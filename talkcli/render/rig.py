@@ -11,15 +11,125 @@ are level, so "down" is down the face.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from talkcli.face import topology as topo
 
 RING_SCALES = (1.3, 1.75)  # anchor rings, as multiples of the face outline about its centre
-RING_FOLLOW = (0.45, 0.12)  # share of the head's motion each ring follows
+# Share of the head's motion each ring follows. The rings carry hair and neck; the
+# background around them is held still by the person matte in FrameRenderer.
+RING_FOLLOW = (0.9, 0.55)
+LID_SPREAD = 0.07  # lid motion spreads over this many face widths of skin (brows and glasses stay)
+RELIEF_SMOOTHING = 4  # neighbour-averaging sweeps over the depth relief used for head turns
+BORDER_CLEARANCE = 0.35  # a ring point moves at most this share of its distance to the crop border
+FOLD_ITERATIONS = 6  # relaxation sweeps allowed to unfold a frame's mesh
+# A triangle counts as folded when its orientation flips by more than this (twice the area, px^2):
+# slivers of the photo's mesh with next to no area turn over under any motion and cover no pixel.
+FOLD_TOLERANCE = 0.1
 BORDER_POINTS_PER_SIDE = 8
+
+
+def _signed_area(p: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle (positive: counter-clockwise in x-right, y-down)."""
+    a, b, c = p[tris[:, 0]], p[tris[:, 1]], p[tris[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def _head_depth(face: np.ndarray, face_width: float, adjacency) -> np.ndarray:
+    """FaceMesh depth, tamed near the outline: a quadratic fit (a smooth head shape) plus the
+    relief (nose, brows, lips) faded out toward the silhouette, where the raw depth rises so
+    steeply that a few degrees of yaw would fold the side of the face over itself."""
+    x, y, z = face[:, 0], face[:, 1], face[:, 2]
+    cx, cy = x.mean(), y.mean()
+    u, v = (x - cx) / face_width, (y - cy) / face_width
+    basis = np.stack([np.ones_like(u), u, v, u * u, v * v, u * v], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, z, rcond=None)
+    smooth = basis @ coef
+    oval = face[topo.FACE_OVAL, :2]
+    dist = np.min(np.linalg.norm(face[:, None, :2] - oval[None], axis=2), axis=1)
+    keep = _smoothstep(dist / (0.18 * face_width))
+    relief = keep * (z - smooth)
+    # Soften the relief's steepest slopes (under the nose, the nostril wings): a few sweeps of
+    # neighbour averaging, so pitch and yaw of a few degrees do not turn them over.
+    for _ in range(RELIEF_SMOOTHING):
+        relief = 0.5 * relief + 0.5 * (adjacency @ relief)
+    return smooth + relief
+
+
+def _chain_u(face: np.ndarray, cx: float, width: float) -> np.ndarray:
+    """Normalised x (-1 left corner .. 1 right) of each inner-lip chain position, increasing."""
+    x = (face[topo.LIPS_INNER_UPPER, 0] + face[topo.LIPS_INNER_LOWER, 0]) / 2
+    u = (x - cx) / max(width / 2, 1e-6)
+    u[0], u[-1] = min(u[0], -1.0), max(u[-1], 1.0)
+    return np.maximum.accumulate(u)
+
+
+def _mouth_fields(face: np.ndarray, mouth_width: float, face_width: float) -> dict:
+    """Per-vertex weights of the mouth's displacement fields.
+
+    Every vertex gets its motion from its position in the mouth frame: ``u``
+    across (-1..1 between the corners), the side of the lip line, and the
+    distance from it. Above the line a vertex follows the upper lip (fading
+    toward the nose); below, a blend of the lower lip and the jaw. Within a
+    side the vertical motion depends on the column and fades slowly with
+    distance, so the field is a gentle shear: triangles cannot turn over.
+    """
+    lips = set(topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER + topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER)
+    W = mouth_width
+    a, b = face[topo.MOUTH_CORNERS[0]], face[topo.MOUTH_CORNERS[1]]
+    cx = (a[0] + b[0]) / 2
+    mid_x = (face[topo.LIPS_INNER_UPPER, 0] + face[topo.LIPS_INNER_LOWER, 0]) / 2
+    mid_y = (face[topo.LIPS_INNER_UPPER, 1] + face[topo.LIPS_INNER_LOWER, 1]) / 2
+    order = np.argsort(mid_x)
+    line = np.interp(face[:, 0], mid_x[order], mid_y[order])
+    x, y = face[:, 0], face[:, 1]
+    u = (x - cx) / max(W / 2, 1e-6)
+    above = y < line
+    dv = (y - line) / W  # > 0 below the line
+    upper_lip = max(float(line[0] * 0 + (np.interp(cx, mid_x[order], mid_y[order]) - face[0, 1]) / W), 0.1)
+    lower_lip = max(float((face[17, 1] - np.interp(cx, mid_x[order], mid_y[order])) / W), 0.1)
+    chin = max(float((face[topo.CHIN, 1] - np.interp(cx, mid_x[order], mid_y[order])) / W), lower_lip + 0.2)
+    h_up = 1 - _smoothstep((-dv - upper_lip) / 0.35)
+    h_lo = 1 - _smoothstep((dv - chin) / 0.25)
+    jaw = _smoothstep((dv - 0.5 * lower_lip) / max(0.6 * (chin - 0.5 * lower_lip), 1e-6))
+    lateral = 1.0 - 0.55 * np.clip(np.abs(x - cx) / (face_width / 2), 0, 1) ** 2
+    kx = 1 - _smoothstep((np.abs(u) - 1) / 0.6)
+    ky = 1 - _smoothstep((np.abs(dv) - 0.3) / 0.4)
+    corner = np.minimum(np.abs(u), 1.0) ** 3 * kx * ky
+    pout = np.where(above, np.clip(-dv / upper_lip, 0, 1) * h_up, -np.clip(dv / lower_lip, 0, 1) * (1 - jaw)) * kx
+    inner = set(topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER)
+    free = np.array([i for i in range(topo.N_MESH) if i not in inner])
+    return {"u": np.clip(u, -1, 1), "above": above, "h_up": h_up, "h_lo": h_lo, "jaw": jaw, "lateral": lateral,
+            "k": kx * ky, "corner": corner, "pout": pout, "free": free}
+
+
+def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int]) -> dict:
+    """Per-vertex weights of one eye's lid fields: the band of lid skin above the upper lid
+    and below the lower one, column by column over the eye's width."""
+    up, lo = np.asarray(upper), np.asarray(lower)
+    xs_u, ys_u = face[up, 0], face[up, 1]
+    xs_l, ys_l = face[lo, 0], face[lo, 1]
+    ou, ol = np.argsort(xs_u), np.argsort(xs_l)
+    x0, x1 = min(xs_u.min(), xs_l.min()), max(xs_u.max(), xs_l.max())
+    grid = np.linspace(x0, x1, 24)
+    yu = np.interp(grid, xs_u[ou], ys_u[ou])
+    yl = np.interp(grid, xs_l[ol], ys_l[ol])
+    gap = np.maximum(yl - yu, 0.0)
+    gap[0] = gap[-1] = 0.0
+    width = max(x1 - x0, 1e-6)
+    band = 0.45 * width
+    x, y = face[:, 0], face[:, 1]
+    y_up = np.interp(x, grid, yu)
+    y_lo = np.interp(x, grid, yl)
+    inside_x = (x > x0) & (x < x1)
+    h_up = np.where(inside_x & (y <= y_up), 1 - _smoothstep((y_up - y) / band), 0.0)
+    h_lo = np.where(inside_x & (y >= y_lo), 1 - _smoothstep((y - y_lo) / (0.6 * band)), 0.0)
+    chain = set(upper) | set(lower)
+    free = np.array([i for i in range(topo.N_MESH) if i not in chain and (h_up[i] > 0 or h_lo[i] > 0)], dtype=int)
+    return {"x": grid, "gap": gap, "h_up": h_up, "h_lo": h_lo, "free": free, "upper": up[1:-1], "lower": lo[1:-1],
+            "lid_gap": face[lo[1:-1], 1] - face[up[1:-1], 1]}
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -40,15 +150,34 @@ class FaceRig:
     ring_parent: tuple[np.ndarray, np.ndarray]  # nearest face-outline vertex of each ring point
     mouth_width: float
     face_width: float
-    jaw_weight: np.ndarray  # (468,) how far each vertex follows the jaw
-    spread_index: np.ndarray  # (468,) vertices that follow lips/lids through the spread matrix
-    spread_drivers: np.ndarray  # driver vertex indices (lips + lids)
-    spread_matrix: np.ndarray  # (len(spread_index), len(spread_drivers))
     pivot: np.ndarray  # (3,) head rotation centre
+    expression: float = 1.0  # 1 keeps the photo's smile at rest, 0 relaxes it
+    neutral_width: float = 0.0  # relaxed mouth width (crop pixels), from face.expression
+    photo_lift: float = 0.0  # lip centre below the corners' line in the photo (pixels)
+    neutral_lift: float = 0.0
+    mouth_centre: np.ndarray | None = None
+    _chains: dict = field(default_factory=dict, repr=False)
+    _profile: np.ndarray | None = None
+    _photo_gap: np.ndarray | None = None
+    _u2: dict = field(default_factory=dict, repr=False)
+    _field: dict = field(default_factory=dict, repr=False)  # per-vertex weights of the mouth and lid fields
+    _eyes: tuple = ()
+    _chain_u: np.ndarray | None = None
+    _ring_room: tuple = ()  # per ring point: the most it may move (pixels) without crowding the border  # normalised x of the inner-lip chain positions (increasing)
+    _neighbours: object = None  # sparse row-normalised vertex adjacency (fold relaxation)
+    _fold_tris: np.ndarray | None = None
+    _fold_sign: np.ndarray | None = None
+    _movable: np.ndarray | None = None
 
     @classmethod
-    def build(cls, landmarks: np.ndarray, size: int) -> "FaceRig":
-        """``landmarks``: ``(478, 3)`` in crop pixels (``CropGeometry.to_crop``)."""
+    def build(cls, landmarks: np.ndarray, size: int, expression: float = 1.0) -> "FaceRig":
+        """``landmarks``: ``(478, 3)`` in crop pixels (``CropGeometry.to_crop``).
+
+        ``expression`` in 0..1: how much of the photo's own mouth expression (smile,
+        parted lips) is kept at rest; 1 keeps the photo as it is.
+        """
+        from talkcli.face.expression import estimate_expression
+
         from scipy.spatial import Delaunay
 
         lm = np.asarray(landmarks, dtype=np.float64)
@@ -98,31 +227,54 @@ class FaceRig:
         mouth_width = float(np.linalg.norm(face[topo.MOUTH_CORNERS[1]] - face[topo.MOUTH_CORNERS[0]]))
         face_width = float(oval[:, 0].max() - oval[:, 0].min())
 
-        # Jaw: vertices below the mouth-corner line follow the jaw, fully from the chin
-        # up to about the lower lip, less towards the jaw angles.
-        corners_y = face[list(topo.MOUTH_CORNERS), 1].mean()
-        chin_y = face[topo.CHIN, 1]
-        mouth_cx = face[list(topo.MOUTH_CORNERS), 0].mean()
-        down = _smoothstep((face[:, 1] - corners_y) / max(chin_y - corners_y, 1e-6) * 2.2)
-        lateral = 1.0 - 0.55 * np.clip(np.abs(face[:, 0] - mouth_cx) / (face_width / 2), 0, 1) ** 2
-        jaw_weight = down * lateral
-        lips = set(topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER + topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER)
-        jaw_weight[list(lips)] = 0.0  # lips have explicit targets
+        fields = _mouth_fields(face, mouth_width, face_width)
+        eyes = tuple(_eye_fields(face, upper, lower) for upper, lower in
+                     ((topo.EYE_A_UPPER, topo.EYE_A_LOWER), (topo.EYE_B_UPPER, topo.EYE_B_LOWER)))
 
-        # Spread: skin near the lips and lids follows them smoothly (Gaussian weights, normalised,
-        # faded with distance to the nearest driver).
-        lids = set(topo.EYE_A_UPPER + topo.EYE_A_LOWER + topo.EYE_B_UPPER + topo.EYE_B_LOWER)
-        drivers = np.array(sorted(lips | lids))
-        free = np.array([i for i in range(topo.N_MESH) if i not in lips and i not in lids])
-        d = np.linalg.norm(face[free][:, None, :] - face[drivers][None, :, :], axis=2)
-        sigma = np.where(np.isin(drivers, list(lips)), 0.35 * mouth_width, 0.18 * face_width)[None, :]
-        w = np.exp(-((d / sigma) ** 2))
-        falloff = w.max(axis=1, keepdims=True)
-        matrix = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-9) * falloff
+        ex = estimate_expression(lm)
+        chains = {k: np.asarray(c) for k, c in (("up_i", topo.LIPS_INNER_UPPER), ("lo_i", topo.LIPS_INNER_LOWER),
+                                                 ("up_o", topo.LIPS_OUTER_UPPER), ("lo_o", topo.LIPS_OUTER_LOWER))}
+        n = len(topo.LIPS_INNER_UPPER)
+        half = max(ex.width / 2, 1e-6)
+        u2 = {k: np.clip(((face[idx, 0] - ex.centre[0]) / half) ** 2, 0, 1) for k, idx in chains.items()}
 
-        depth = lm[: topo.N_MESH, 2]
+        # Fold relaxation works on every triangle except the holes (which may collapse).
+        n_outer = len(outer)
+        fold_tris = np.concatenate([triangles[:n_outer], triangles[n_outer + len(holes):]])
+        fold_sign = np.sign(_signed_area(source, fold_tris))
+        import scipy.sparse as sp
+
+        edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+        edges = np.concatenate([edges, edges[:, ::-1]])
+        adj = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(source),) * 2).tocsr()
+        adj.data[:] = 1.0
+        adj = sp.diags(1.0 / np.maximum(np.asarray(adj.sum(axis=1)).ravel(), 1)) @ adj
+        depth = _head_depth(lm[: topo.N_MESH], face_width, adj[: topo.N_MESH, : topo.N_MESH])
+        movable = np.ones(len(source), dtype=bool)
+        movable[slices[-1].stop if slices else topo.N_MESH :] = False  # the border never moves
+        # The inner lips and lid margins keep their exact targets (closures must close).
+        movable[topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER] = False
+        movable[topo.EYE_A_UPPER + topo.EYE_A_LOWER + topo.EYE_B_UPPER + topo.EYE_B_LOWER] = False
         pivot = np.array([centre[0], centre[1], float(depth.mean()) + 0.6 * face_width])
         return cls(
+            expression=float(np.clip(expression, 0.0, 1.0)),
+            neutral_width=ex.neutral_width,
+            photo_lift=ex.lift,
+            neutral_lift=min(ex.lift, 0.0),
+            mouth_centre=ex.centre,
+            _chains=chains,
+            _field=fields,
+            _chain_u=_chain_u(face, ex.centre[0], ex.width),
+            _ring_room=tuple(BORDER_CLEARANCE * np.min(np.stack([source[sl, 0], source[sl, 1], size - 1 - source[sl, 0],
+                                                                  size - 1 - source[sl, 1]]), axis=0) for sl in slices),
+            _eyes=eyes,
+            _profile=np.sin(np.pi * np.arange(n) / (n - 1)) ** 0.8,
+            _photo_gap=face[chains["lo_i"], 1] - face[chains["up_i"], 1],
+            _u2=u2,
+            _neighbours=adj.tocsr(),
+            _fold_tris=fold_tris,
+            _fold_sign=fold_sign,
+            _movable=movable,
             size=size,
             source=source,
             depth=depth,
@@ -132,55 +284,79 @@ class FaceRig:
             ring_parent=tuple(parents),
             mouth_width=mouth_width,
             face_width=face_width,
-            jaw_weight=jaw_weight,
-            spread_index=free,
-            spread_drivers=drivers,
-            spread_matrix=matrix,
             pivot=pivot,
         )
 
     def local_displacement(self, mouth: np.ndarray, blink: float) -> np.ndarray:
         """``(468, 2)`` displacement of the face vertices for one frame's mouth and blink.
 
-        Mouth shapes are absolute: the lips' gap is set from the parameters, not
-        added to the photo's own, so a photo with parted lips still closes on /m/.
+        Mouth shapes are set in a normalised mouth frame (centre between the
+        corners, widths in units of the relaxed width ``neutral_width``):
+        the inner-lip gap, the width and the corner lift are targets, blended
+        from the rest shape (the photo's own mouth, toned down by
+        ``expression``) as the parameters grow. All parameters at zero with
+        ``expression`` 1 give the photo itself; press 1 always shuts the lips.
         """
         jaw, rnd, stretch, press = (float(v) for v in mouth)
         face = self.source[: self.n_face]
         disp = np.zeros((self.n_face, 2))
-        W = self.mouth_width
-        up_i, lo_i = topo.LIPS_INNER_UPPER, topo.LIPS_INNER_LOWER
-        up_o, lo_o = topo.LIPS_OUTER_UPPER, topo.LIPS_OUTER_LOWER
-        n = len(up_i)
-        profile = np.sin(np.pi * np.arange(n) / (n - 1)) ** 0.8
-        gap = 0.4 * W * jaw * (1 - 0.3 * rnd) * (1 - press) * profile
-        mid = (face[up_i, 1] + face[lo_i, 1]) / 2
-        d_up = (mid - 0.25 * gap) - face[up_i, 1]
-        d_lo = (mid + 0.75 * gap) - face[lo_i, 1]
-        pout = 0.05 * W * rnd * profile
-        squeeze = 0.02 * W * press * profile
-        cx = face[list(topo.MOUTH_CORNERS), 0].mean()
-        xscale = 1 - 0.28 * rnd + 0.1 * stretch - 0.06 * jaw
-        corner_dy = 0.18 * gap.max() - 0.03 * W * stretch
-        for chain, dy, extra in ((up_i, d_up, 0.0), (lo_i, d_lo, 0.0), (up_o, d_up, -pout + squeeze), (lo_o, d_lo, pout - squeeze)):
-            idx = np.asarray(chain)
-            disp[idx, 1] = dy + extra
+        e = self.expression
+        W0, Wp = self.neutral_width, self.mouth_width
+        up_i, lo_i = self._chains["up_i"], self._chains["lo_i"]
+        up_o, lo_o = self._chains["up_o"], self._chains["lo_o"]
+        profile = self._profile
+        # Inner-lip gap per chain position: the absolute jaw-driven opening plus what is left of
+        # the rest gap (the photo's own parting, scaled by expression) as speech takes over.
+        g_photo = self._photo_gap
+        take_over = min(1.0, 2.0 * max(jaw, rnd, stretch))
+        gap = (0.4 * W0 * jaw * (1 - 0.3 * rnd) * profile + e * g_photo * (1 - take_over)) * (1 - press)
+        change = gap - g_photo
+        d_up = -0.25 * change
+        d_lo = 0.75 * change
+        # Width and corner lift, both absolute: rounding narrows to 72% of the relaxed width and
+        # drops the smile; stretch widens.
+        w_rest = W0 + e * (Wp - W0)
+        width = w_rest * (1 + 0.1 * stretch - 0.06 * jaw) + rnd * (0.72 * W0 - w_rest)
+        xscale = width / Wp
+        lift_rest = self.neutral_lift + e * (self.photo_lift - self.neutral_lift)
+        lift = lift_rest * (1 - rnd)
+        u2 = self._u2  # (normalised distance from the mouth centre)^2, per chain vertex
+        corner_dy = (self.photo_lift - lift) + 0.18 * max(0.0, float(change.max())) - 0.03 * W0 * stretch
+        pout = 0.05 * W0 * rnd * profile
+        squeeze = 0.02 * W0 * press * profile
+        cx = self.mouth_centre[0]
+        for key, dy, extra in (("up_i", d_up, 0.0), ("lo_i", d_lo, 0.0)):
+            idx = self._chains[key]
+            disp[idx, 1] = dy + extra + corner_dy * u2[key] ** 1.5
             disp[idx, 0] = (face[idx, 0] - cx) * (xscale - 1)
-        for c in (up_i[0], up_i[-1], up_o[0], up_o[-1]):
-            disp[c, 1] = corner_dy
-        # Eyelids: the upper lid comes down 85% of the way, the lower rises 15%.
-        for upper, lower in ((topo.EYE_A_UPPER, topo.EYE_A_LOWER), (topo.EYE_B_UPPER, topo.EYE_B_LOWER)):
-            u, l = np.asarray(upper[1:-1]), np.asarray(lower[1:-1])
-            eye_gap = face[l, 1] - face[u, 1]
-            disp[u, 1] = blink * 0.85 * eye_gap
-            disp[l, 1] = -blink * 0.15 * eye_gap
-        drop = 0.75 * gap.max()
-        disp[:, 1] += self.jaw_weight * drop
-        disp[self.spread_index] += self.spread_matrix @ disp[self.spread_drivers]
+        # Skin between and around the chains: smooth fields over the mouth frame (see _mouth_fields).
+        f = self._field
+        idx = f["free"]
+        d_u = np.interp(f["u"], self._chain_u, change)  # gap change along the mouth, 0 beyond the corners
+        d_c = float(change[len(change) // 2])
+        upper = -0.25 * d_u * f["h_up"]
+        lower = 0.75 * (d_u * (1 - f["jaw"]) + d_c * f["jaw"] * f["lateral"]) * f["h_lo"]
+        dy = np.where(f["above"], upper, lower)
+        dy += corner_dy * f["corner"] - (pout - squeeze)[len(pout) // 2] * f["pout"]
+        disp[idx, 1] = dy[idx]
+        disp[idx, 0] = ((face[:, 0] - cx) * (xscale - 1) * f["k"])[idx]
+        # Eyelids: the upper lid comes down 85% of the way, the lower rises 15%; the lid skin
+        # stretches over a band above and below (column by column, so it cannot fold).
+        if blink:
+            for eye in self._eyes:
+                gap_x = np.interp(face[:, 0], eye["x"], eye["gap"], left=0.0, right=0.0)
+                d = blink * gap_x * (0.85 * eye["h_up"] - 0.15 * eye["h_lo"])
+                disp[eye["free"], 1] += d[eye["free"]]
+                disp[eye["upper"], 1] = blink * 0.85 * eye["lid_gap"]
+                disp[eye["lower"], 1] = -blink * 0.15 * eye["lid_gap"]
         return disp
 
     def target(self, mouth: np.ndarray, blink: float, head: np.ndarray) -> np.ndarray:
-        """``(V, 2)`` target vertex positions for one frame (see ``MotionBlock`` for units)."""
+        """``(V, 2)`` target vertex positions for one frame (see ``MotionBlock`` for units).
+
+        No triangle folds over: where the deformation would flip one, the
+        displacement is relaxed toward its neighbours' (see ``unfold``).
+        """
         yaw, pitch, roll, tx, ty = (float(v) for v in head)
         out = self.source.copy()
         face = np.column_stack([self.source[: self.n_face] + self.local_displacement(mouth, blink), self.depth])
@@ -198,8 +374,68 @@ class FaceRig:
             moved[:, 1] += ty * self.face_width
             head_disp = moved[:, :2] - face[:, :2]
             out[: self.n_face] = moved[:, :2]
-            for sl, parent, follow in zip(self.ring_slices, self.ring_parent, RING_FOLLOW):
-                out[sl] += follow * head_disp[parent]
+            for sl, parent, follow, room in zip(self.ring_slices, self.ring_parent, RING_FOLLOW, self._ring_room):
+                move = follow * head_disp[parent]
+                norm = np.maximum(np.linalg.norm(move, axis=1), 1e-9)
+                out[sl] += move * np.minimum(1.0, room / norm)[:, None]
         else:
             out[: self.n_face] = face[:, :2]
-        return out
+        return self.unfold(out)
+
+    def folded(self, target: np.ndarray) -> np.ndarray:
+        """Indices (into ``fold_triangles``) of triangles whose orientation flips in ``target``."""
+        area = _signed_area(target, self._fold_tris)
+        return np.flatnonzero(area * self._fold_sign < -FOLD_TOLERANCE)
+
+    @property
+    def fold_triangles(self) -> np.ndarray:
+        """Every triangle but the mouth and eye holes (which may collapse to nothing)."""
+        return self._fold_tris
+
+    def unfold(self, target: np.ndarray) -> np.ndarray:
+        """Relax the displacement around folded triangles until none is left.
+
+        Each sweep moves the vertices of flipped triangles (and their neighbours)
+        halfway toward the mean displacement of their neighbours: a local
+        Laplacian smoothing that leaves unfolded regions exactly as they were.
+        Degenerate photo triangles (zero source area) are ignored.
+        """
+        bad = self.folded(target)
+        if len(bad) == 0:
+            return target
+        best, best_n = target, len(bad)
+        disp = target - self.source
+        adj = self._neighbours
+        tris = self._fold_tris
+        n = len(disp)
+        for _ in range(FOLD_ITERATIONS):
+            # Shape matching: each flipped triangle pulls its corners toward a rotated and scaled
+            # copy of its photo shape placed at its current centroid; corners shared by several
+            # flipped triangles take the mean of their goals.
+            t = tris[bad]
+            p = self.source[t]
+            q = self.source[t] + disp[t]
+            pc = p - p.mean(axis=1, keepdims=True)
+            qc = q - q.mean(axis=1, keepdims=True)
+            a = np.sum(pc * qc, axis=(1, 2))
+            b = np.sum(pc[..., 0] * qc[..., 1] - pc[..., 1] * qc[..., 0], axis=1)
+            norm = np.maximum(np.sum(pc * pc, axis=(1, 2)), 1e-12)
+            c, s = a / norm, b / norm  # scale * (cos, sin)
+            goal = q.mean(axis=1, keepdims=True) + np.stack(
+                [c[:, None] * pc[..., 0] - s[:, None] * pc[..., 1], s[:, None] * pc[..., 0] + c[:, None] * pc[..., 1]], axis=-1)
+            acc = np.zeros((n, 2))
+            cnt = np.zeros(n)
+            np.add.at(acc, t.ravel(), (goal - p).reshape(-1, 2))
+            np.add.at(cnt, t.ravel(), 1.0)
+            hit = (cnt > 0) & self._movable
+            disp[hit] = 0.5 * disp[hit] + 0.5 * acc[hit] / cnt[hit, None]
+            # Then smooth one ring around them so the correction does not fold the next triangle.
+            ring = ((adj @ hit.astype(np.float64)) > 0) & self._movable & ~hit
+            disp[ring] = 0.5 * disp[ring] + 0.5 * (adj[ring] @ disp)
+            target = self.source + disp
+            bad = self.folded(target)
+            if len(bad) < best_n:
+                best, best_n = target, len(bad)
+            if len(bad) == 0:
+                break
+        return best

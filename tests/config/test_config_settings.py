@@ -62,7 +62,8 @@ def test_defaults_preset_and_flags_layer_with_sources():
     assert values["mux.crf"] == 28 and src["mux.crf"] == "preset smoke"
     assert values["render.crop_only"] is True and src["render.crop_only"] == "preset smoke"
     # untouched values are defaults; a None flag means "not given"
-    assert values["render.device"] == "auto" and src["render.device"] == "default"
+    assert values["render.device"] == "cpu" and src["render.device"] == "preset smoke"  # a None flag is "not given"
+    assert values["render.map_scale"] == 0.5 and src["render.map_scale"] == "default"
     assert values["motion.head_motion"] == 1.0 and src["motion.head_motion"] == "default"
     # items() lists every field of every section exactly once
     expected = [f"{n}.{f.name}" for n, cls in SECTIONS.items() for f in dataclasses.fields(cls)]

@@ -1,0 +1,147 @@
+"""FrameRenderer measured on its output: PSNR at rest, FaceMesh re-detected on rendered crops."""
+
+import numpy as np
+import pytest
+
+from talkcli.face import topology as topo
+from talkcli.motion.generator import MotionBlock
+from talkcli.render.frames import FrameRenderer
+from talkcli.render.paste import PasteBack
+
+ZERO_HEAD = np.zeros(5)
+
+
+def _psnr(a, b, mask=None) -> float:
+    d = a.astype(np.float64) - b.astype(np.float64)
+    if mask is not None:
+        d = d[mask]
+    mse = float(np.mean(d**2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def _box_mask(shape, pts, pad):
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int) - pad
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + pad
+    mask = np.zeros(shape[:2], dtype=bool)
+    mask[max(0, y0) : y1, max(0, x0) : x1] = True
+    return mask
+
+
+def _face_width(lm) -> float:
+    return float(np.linalg.norm(lm[454, :2] - lm[234, :2]))
+
+
+def _opening(lm) -> float:
+    """Inner-lip opening (landmarks 13-14) in face widths."""
+    return float((lm[14, 1] - lm[13, 1]) / _face_width(lm))
+
+
+def _eye_angle_deg(lm) -> float:
+    a = lm[topo.EYE_A_UPPER + topo.EYE_A_LOWER, :2].mean(axis=0)
+    b = lm[topo.EYE_B_UPPER + topo.EYE_B_LOWER, :2].mean(axis=0)
+    return float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
+
+
+@pytest.fixture(scope="module")
+def redetect(landmarker):
+    cache = {}
+
+    def detect(frame):
+        key = frame.tobytes()
+        if key not in cache:
+            faces = landmarker.faces(frame)
+            assert len(faces) == 1
+            cache[key] = faces[0].landmarks.astype(np.float64)
+        return cache[key]
+
+    return detect
+
+
+def test_neutral_frame_reproduces_the_crop(renderer, hopper_crop):
+    _, _, crop, lm = hopper_crop
+    frame = renderer.render_crop(np.zeros(4), 0.0, ZERO_HEAD)
+    assert frame.shape == crop.shape and frame.dtype == np.uint8
+    # The absolute mouth model pulls the lips to their mid-line: leave the lips out.
+    lips = lm[topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER, :2]
+    outside = ~_box_mask(crop.shape, lips, pad=3)
+    assert _psnr(frame, crop, outside) >= 35.0
+    assert _psnr(frame, crop) >= 30.0
+
+
+def test_jaw_opening_is_seen_by_facemesh(renderer, redetect):
+    opening = {}
+    for jaw in (0.0, 0.5, 1.0):
+        frame = renderer.render_crop(np.array([jaw, 0.0, 0.0, 0.0]), 0.0, ZERO_HEAD)
+        opening[jaw] = _opening(redetect(frame))
+    assert abs(opening[0.0]) < 0.02
+    assert opening[0.5] > opening[0.0] + 0.05
+    assert opening[1.0] > opening[0.5] + 0.02
+    assert opening[1.0] > 0.12
+
+
+def test_press_keeps_the_mouth_shut_even_with_jaw_open(renderer, redetect):
+    frame = renderer.render_crop(np.array([1.0, 0.0, 0.0, 1.0]), 0.0, ZERO_HEAD)
+    assert abs(_opening(redetect(frame))) < 0.02
+
+
+def test_open_mouth_shows_an_interior(renderer, hopper_crop):
+    _, _, crop, _ = hopper_crop
+    mouth = np.array([1.0, 0.0, 0.0, 0.0])
+    frame = renderer.render_crop(mouth, 0.0, ZERO_HEAD)
+    target = renderer.rig.target(mouth, 0.0, ZERO_HEAD)
+    # The middle of the opening, between the inner lips, is the drawn interior, not skin.
+    up, lo = target[13], target[14]
+    centre = np.round((up + lo) / 2).astype(int)
+    patch = frame[centre[1] - 1 : centre[1] + 2, centre[0] - 1 : centre[0] + 2].astype(np.float64)
+    skin = crop[centre[1] - 1 : centre[1] + 2, centre[0] - 1 : centre[0] + 2].astype(np.float64)
+    assert np.abs(patch.mean(axis=(0, 1)) - skin.mean(axis=(0, 1))).max() > 40
+
+
+def test_parameters_act_locally(renderer, hopper_crop):
+    # A blink changes the eyes and not the mouth; the jaw changes the mouth and not the eyes.
+    _, _, crop, lm = hopper_crop
+    rest = renderer.render_crop(np.zeros(4), 0.0, ZERO_HEAD).astype(np.int16)
+    eyes = _box_mask(crop.shape, lm[topo.EYE_A_UPPER + topo.EYE_A_LOWER + topo.EYE_B_UPPER + topo.EYE_B_LOWER, :2], pad=2)
+    mouth = _box_mask(crop.shape, lm[topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER, :2], pad=2)
+    blink = np.abs(renderer.render_crop(np.zeros(4), 1.0, ZERO_HEAD) - rest).mean(axis=2)
+    jaw = np.abs(renderer.render_crop(np.array([1.0, 0, 0, 0]), 0.0, ZERO_HEAD) - rest).mean(axis=2)
+    assert blink[eyes].mean() > 8.0 and blink[mouth].max() <= 1.0
+    assert jaw[mouth].mean() > 15.0 and jaw[eyes].max() <= 1.0
+
+
+def test_head_roll_and_shift_are_seen_by_facemesh(renderer, redetect):
+    rest = redetect(renderer.render_crop(np.zeros(4), 0.0, ZERO_HEAD))
+    rolled = redetect(renderer.render_crop(np.zeros(4), 0.0, np.array([0, 0, 3.0, 0, 0])))
+    assert _eye_angle_deg(rolled) - _eye_angle_deg(rest) == pytest.approx(3.0, abs=0.5)
+    shifted = redetect(renderer.render_crop(np.zeros(4), 0.0, np.array([0, 0, 0, 0.02, 0.0])))
+    dx = np.median(shifted[:468, 0] - rest[:468, 0])
+    assert dx == pytest.approx(0.02 * renderer.rig.face_width, abs=0.6)
+
+
+def test_render_block_yields_each_frame(renderer):
+    n = 3
+    block = MotionBlock(
+        first_frame=8,
+        mouth=np.array([[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], np.float32),
+        blink=np.array([0, 0.5, 1], np.float32),
+        head=np.zeros((n, 5), np.float32),
+    )
+    frames = list(renderer.render_block(block))
+    assert len(frames) == n
+    for j, frame in enumerate(frames):
+        np.testing.assert_array_equal(frame, renderer.render_crop(block.mouth[j], float(block.blink[j]), block.head[j]))
+    assert renderer.output_shape == (256, 256)
+
+
+def test_pasted_neutral_frame_reproduces_the_photo(hopper_crop):
+    photo, geometry, crop, lm = hopper_crop
+    paste = PasteBack(photo, geometry)
+    r = FrameRenderer(crop, lm, paste=paste)
+    assert r.output_shape == (600, 512)
+    frame = next(r.render_block(MotionBlock(0, np.zeros((1, 4), np.float32), np.zeros(1, np.float32), np.zeros((1, 5), np.float32))))
+    assert frame.shape == (600, 512, 3)
+    lips_photo = geometry.to_photo(lm[topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER, :2])[:, :2]
+    outside = ~_box_mask(photo.shape, lips_photo, pad=3)
+    assert _psnr(frame, photo, outside) >= 35.0
+    # Far from the face the photo is untouched.
+    np.testing.assert_array_equal(frame[:20], photo[:20])
