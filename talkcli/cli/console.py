@@ -51,7 +51,12 @@ class ProgressDisplay:
         self.progress.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            # Leave no spinner frozen mid-stage; the error line that follows says what happened.
+            for task in self.progress.tasks:
+                if not task.finished:
+                    self.progress.update(task.id, visible=False)
         self.progress.stop()
 
     def __call__(self, event: Event) -> None:
