@@ -295,7 +295,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         on_event(StageFinished("mux", time.perf_counter() - t))
 
     if transcript_text is not None and not all(aligned):
-        on_event(Notice("warning", "forced alignment to the transcript failed; phones were recognised from the audio instead"))
+        on_event(Notice("warning", "forced alignment to the transcript failed for part of the audio; that part was recognised from the audio instead"))
     # Phone decoding happens inside the motion generator's pull; report it separately.
     clock.totals["motion"] = clock.totals.get("motion", 0.0) - clock.totals.get("phones", 0.0)
     rendered = max(1, plan.n_frames - (manifest.segments[resume_at]["first_frame"] if resume_at < n_segments else plan.n_frames))

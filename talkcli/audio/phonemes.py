@@ -103,6 +103,12 @@ def speech_chunks(samples: np.ndarray, max_chunk_s: float = 12.0, min_pause_s: f
     return [c for c in chunks if c.end > c.start]
 
 
+def with_noise_floor(samples: np.ndarray, level_db: float) -> np.ndarray:
+    """``samples`` plus white noise at ``level_db`` dBFS RMS from a fixed seed (the same for every call)."""
+    rng = np.random.Generator(np.random.PCG64(DECODER_SEED))
+    return (samples + rng.standard_normal(len(samples)).astype(np.float32) * np.float32(10 ** (level_db / 20))).astype(np.float32)
+
+
 def _to_pcm16(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
@@ -113,7 +119,7 @@ _WORD = re.compile(r"[a-z0-9']+")
 class PhoneRecognizer:
     """pocketsphinx decoders (en-us), created once and reused for every chunk."""
 
-    def __init__(self) -> None:
+    def __init__(self, lw: float = 2.0, pip: float = 0.3, beam: float = 1e-200, pbeam: float = 1e-20, **extra) -> None:
         from pocketsphinx import Decoder, get_model_path
 
         model = get_model_path()
@@ -122,13 +128,14 @@ class PhoneRecognizer:
         self._allphone = Decoder(
             hmm=self._hmm,
             allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
-            lw=2.0,
-            pip=0.3,
-            beam=1e-200,
-            pbeam=1e-20,
+            lw=lw,
+            pip=pip,
+            beam=beam,
+            pbeam=pbeam,
             dither=True,
             seed=DECODER_SEED,
             loglevel="FATAL",
+            **extra,
         )
         self._aligner = None
 
@@ -184,7 +191,7 @@ class PhoneRecognizer:
             return None
         try:
             d, segs = self._two_pass(_to_pcm16(samples), words)
-        except RuntimeError:
+        except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
             return None
         word_segs = [(w, a, b) for w, a, b in segs if w not in ("<s>", "</s>", "<sil>") and not w.startswith("++")]
         if len(word_segs) < len(words) * 0.8:
@@ -207,7 +214,7 @@ class PhoneRecognizer:
                               offset_s + (g0 + ph.start + ph.duration) * SECONDS_PER_PS_FRAME)
                         for wd in alignment for ph in wd
                     ]
-            except RuntimeError:
+            except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
                 got = None
             if not got:
                 got = []
@@ -272,6 +279,51 @@ class PhoneBatch:
     aligned: bool
 
 
+# Real recordings are never digitally silent, and pocketsphinx's models were
+# trained on such recordings: exact zeros between words (synthetic speech,
+# gated or edited audio) throw both recognition and alignment off. A fixed,
+# seeded -60 dBFS noise floor is added before any analysis.
+NOISE_FLOOR_DB: float | None = -60.0
+
+
+def _transcript_words(recognizer: PhoneRecognizer, text: str) -> tuple[list[str], list[bool]]:
+    """Dictionary words of ``text`` and, for each, whether a clause ends after it (punctuation)."""
+    words, breaks = [], []
+    for m in re.finditer(r"([a-z0-9']+)|([.,;:!?]+)", text.lower()):
+        if m.group(1):
+            if recognizer._aligner_decoder().lookup_word(m.group(1)):
+                words.append(m.group(1))
+                breaks.append(False)
+        elif breaks:
+            breaks[-1] = True
+    return words, breaks
+
+
+def split_words(weights: list[float], breaks: list[bool], chunk_speech: list[float]) -> list[int]:
+    """Where the words go: the index of the first word of each chunk after the first.
+
+    A pure function: word ``i`` is expected to take time in proportion to
+    ``weights[i]`` (its phone count), a chunk holds speech in proportion to
+    ``chunk_speech``; each cut goes at the word boundary closest to the chunk
+    boundary, moved to a clause boundary (punctuation) within two words.
+    """
+    w = np.cumsum([0.0] + list(weights))
+    w = w / w[-1] if w[-1] > 0 else w
+    c = np.cumsum(chunk_speech)
+    c = c / c[-1] if len(c) and c[-1] > 0 else c
+    cuts = []
+    prev = 0
+    for frac in c[:-1]:
+        k = int(np.argmin(np.abs(w - frac)))
+        near = [j for j in range(max(prev + 1, k - 2), min(len(weights), k + 3)) if breaks[j - 1]]
+        if near:
+            k = min(near, key=lambda j: abs(w[j] - frac))
+        k = max(prev, min(len(weights), k))
+        cuts.append(k)
+        prev = k
+    return cuts
+
+
 def phone_batches(
     samples: np.ndarray,
     recognizer: PhoneRecognizer,
@@ -281,27 +333,62 @@ def phone_batches(
 ) -> Iterator[PhoneBatch]:
     """Phones chunk by chunk, in time order, lazily (``samples``: 16 kHz mono float32).
 
-    ``start_s`` resumes a job: chunks ending at or before it are skipped
-    without being decoded. Chunk boundaries depend only on the samples, so
-    the batches after ``start_s`` are the ones an uninterrupted run yields.
+    Without a transcript, each chunk (cut at pauses) is recognised by
+    pocketsphinx's phone loop ("allphone"). With a transcript, the whole
+    clip is first aligned in one piece where it is short enough (alignment
+    needs the words of each chunk, which only a whole alignment knows); where
+    that fails, the words are shared out over the chunks and each chunk is
+    aligned on its own; a chunk whose alignment fails is recognised instead.
+    Nothing gives up: every chunk yields phones.
 
-    With a transcript, the whole clip is first aligned in one piece where it is
-    short enough (alignment needs the words of each chunk, which only a whole
-    alignment knows); on failure, or for long audio, chunks are recognised.
+    ``start_s`` resumes a job: chunks ending at or before it are skipped
+    without being decoded. Chunk boundaries depend only on the samples, so the
+    batches after ``start_s`` are the ones an uninterrupted run yields.
     """
+    if NOISE_FLOOR_DB is not None:
+        samples = with_noise_floor(samples, NOISE_FLOOR_DB)
     db = frame_db(samples)
     threshold = silence_threshold_db(db)
     duration = len(samples) / ANALYSIS_RATE
+    chunks = speech_chunks(samples, max_chunk_s=max_chunk_s)
+
+    def recognise(c: Chunk) -> list[Phone]:
+        return recognizer.recognise(samples[c.start : c.end], offset_s=c.start / ANALYSIS_RATE)
     if transcript:
-        words, _unknown = recognizer.known_words(transcript)
-        if duration <= 90.0:
-            phones = recognizer.align(samples, words)
+        words, breaks = _transcript_words(recognizer, transcript)
+        if words and duration <= 90.0:
+            phones = _safe_align(recognizer, samples, words)
             if phones:
                 yield PhoneBatch(duration, gate_silence(phones, db, threshold), aligned=True)
                 return
-    for chunk in speech_chunks(samples, max_chunk_s=max_chunk_s):
+        if words:
+            speech = [float(np.sum(db[c.start // HOP : -(-c.end // HOP)] >= threshold)) for c in chunks]
+            weights = [_word_weight(recognizer, w) for w in words]
+            cuts = [0] + split_words(weights, breaks, speech) + [len(words)]
+            for k, chunk in enumerate(chunks):
+                if chunk.end / ANALYSIS_RATE <= start_s:
+                    continue
+                offset = chunk.start / ANALYSIS_RATE
+                mine = words[cuts[k] : cuts[k + 1]]
+                phones = _safe_align(recognizer, samples[chunk.start : chunk.end], mine, offset) if mine else None
+                if phones is None:
+                    phones = recognise(chunk)
+                yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=bool(mine) and phones is not None)
+            return
+    for chunk in chunks:
         if chunk.end / ANALYSIS_RATE <= start_s:
             continue
-        offset = chunk.start / ANALYSIS_RATE
-        phones = recognizer.recognise(samples[chunk.start : chunk.end], offset_s=offset)
-        yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=False)
+        yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(recognise(chunk), db, threshold), aligned=False)
+
+
+def _word_weight(recognizer: PhoneRecognizer, word: str) -> float:
+    pron = (recognizer._aligner_decoder().lookup_word(word) or "").split()
+    return float(sum(2.0 if p in _VOWELS else 1.0 for p in pron)) or 1.0
+
+
+def _safe_align(recognizer: PhoneRecognizer, samples: np.ndarray, words: list[str], offset_s: float = 0.0) -> list[Phone] | None:
+    """Forced alignment, or None where pocketsphinx fails in any way (it returns no segmentation on some inputs)."""
+    try:
+        return recognizer.align(samples, words, offset_s)
+    except (RuntimeError, TypeError, ValueError):
+        return None

@@ -1,0 +1,79 @@
+"""Mouth driver: noise floor, word sharing over chunks, transcript fallback, `talk cues`."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from talkcli.audio import phonemes as P
+from talkcli.motion.visemes import CLASSES
+
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def jfk():
+    x, sr = sf.read(EXAMPLES / "speech.wav", dtype="float32")
+    assert sr == 16000
+    return x[: 5 * sr]  # "And so my fellow Americans, ask not what your country ..."
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return P.PhoneRecognizer()
+
+
+def test_noise_floor_is_deterministic_and_at_its_level():
+    zeros = np.zeros(16000, np.float32)
+    a, b = P.with_noise_floor(zeros, -60), P.with_noise_floor(zeros, -60)
+    np.testing.assert_array_equal(a, b)
+    assert 20 * np.log10(np.sqrt(np.mean(a**2))) == pytest.approx(-60, abs=0.3)
+
+
+def test_split_words_is_proportional_and_prefers_clause_ends():
+    weights = [2.0] * 10
+    # Two chunks with equal speech: cut near the middle, moved to the comma after word 4.
+    breaks = [False] * 10
+    breaks[3] = True  # a comma after the 4th word: the next chunk starts at word 4
+    assert P.split_words(weights, breaks, [1.0, 1.0]) == [4]
+    assert P.split_words(weights, [False] * 10, [1.0, 1.0]) == [5]
+    cuts = P.split_words(weights, [False] * 10, [1.0, 0.0, 3.0])
+    assert cuts == sorted(cuts) and cuts[0] == cuts[1] <= 3
+
+
+def test_transcript_alignment_is_used_and_ordered(jfk, recognizer):
+    batches = list(P.phone_batches(jfk, recognizer, "And so my fellow Americans, ask not what your country"))
+    assert all(b.aligned for b in batches)
+    phones = [p for b in batches for p in b.phones]
+    assert [p.start_s for p in phones] == sorted(p.start_s for p in phones)
+    assert "M" in [p.name.rstrip("012") for p in phones]  # "my", "americans"
+
+
+def test_wrong_transcript_never_gives_up(jfk, recognizer):
+    # Words that are not in the audio (and far too many): every chunk still yields phones.
+    long = np.concatenate([jfk, np.zeros(16000, np.float32), jfk])
+    batches = list(P.phone_batches(long, recognizer, "banana " * 80, max_chunk_s=4.0))
+    assert batches and batches[-1].end_s == pytest.approx(len(long) / 16000)
+    assert sum(len(b.phones) for b in batches) > 10
+    assert [b.end_s for b in batches] == sorted(b.end_s for b in batches)
+
+
+def test_talk_cues_json_and_tsv(tmp_path):
+    from talkcli.cli.app import app
+
+    wav = tmp_path / "s.wav"
+    x, sr = sf.read(EXAMPLES / "speech.wav", dtype="float32")
+    sf.write(wav, x[: 3 * sr + 123], sr)
+    out = tmp_path / "c.json"
+    assert app(["cues", str(wav), "-o", str(out)], standalone_mode=False) in (None, 0)
+    obj = json.loads(out.read_text())
+    assert obj["fps"] == 25 and len(obj["frames"]) == 76  # ceil((48123) * 25 / 16000)
+    assert set(obj["frames"]) <= set(CLASSES) and len(set(obj["frames"])) >= 4
+    tsv = tmp_path / "c.tsv"
+    assert app(["cues", str(wav), "-f", "tsv", "-o", str(tsv), "--fps", "30"], standalone_mode=False) in (None, 0)
+    rows = [line.split("\t") for line in tsv.read_text().splitlines()]
+    assert float(rows[0][0]) == 0.0 and all(r[1] in CLASSES for r in rows)
+    assert [float(r[0]) for r in rows] == sorted(float(r[0]) for r in rows)
