@@ -104,6 +104,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
     from talkcli.jobs.manifest import FORMAT_VERSION, JobError, JobLock, Manifest, describe_differences
     from talkcli.jobs.paths import COMMENT_PREFIX, RENDER_RECORD, default_job_dir, input_hashes, sha256_file, write_json_atomic
     from talkcli.motion.generator import MotionConfig, MotionGenerator, MotionState
+    from talkcli.motion.prosody import chunk_prosody
     from talkcli.mux.concat import join_segments
     from talkcli.mux.writer import VideoWriter, check_output_path
     from talkcli.render.device import resolve_device
@@ -248,7 +249,10 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
             blink_interval_s=settings.motion.blink_interval_s,
         )
         start_s = state.phones_known_until_s if state is not None else 0.0
-        generator = MotionGenerator(plan, _timed(batches(start_s), clock, "phones"), motion_cfg, state)
+        generator = MotionGenerator(
+            plan, _timed(batches(start_s), clock, "phones"), motion_cfg, state,
+            prosody=chunk_prosody(audio.samples, plan) if settings.motion.head_motion > 0 else None,
+        )  # fmt: skip
 
         first_frame_time = None
         done = manifest.segments[resume_at]["first_frame"] if resume_at < n_segments else plan.n_frames

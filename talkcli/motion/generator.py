@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -66,6 +66,9 @@ class MotionState:
     rng_state: dict | None = None
     phones: list[tuple[str, float, float]] = field(default_factory=list)  # not yet consumed
     phones_known_until_s: float = 0.0
+    prosody_start: int = 0  # frame of nod[0] / activity[0]
+    nod: list[float] = field(default_factory=list)  # per frame, 0..1, for frames not yet generated
+    activity: list[float] = field(default_factory=list)
 
 
 def _frame_targets(phones: list[Phone], times: np.ndarray, frame_s: float) -> np.ndarray:
@@ -97,12 +100,28 @@ def _frame_targets(phones: list[Phone], times: np.ndarray, frame_s: float) -> np
     return out
 
 
-class MotionGenerator:
-    """Yields ``MotionBlock``s in order for every block of ``plan``."""
+ProsodyFn = Callable[[float, float], tuple[int, np.ndarray, np.ndarray]]
 
-    def __init__(self, plan: BlockPlan, phone_batches: Iterable[PhoneBatch], config: MotionConfig, state: MotionState | None = None):
+
+class MotionGenerator:
+    """Yields ``MotionBlock``s in order for every block of ``plan``.
+
+    ``prosody(start_s, end_s)`` (optional) gives ``(first_frame, nod, activity)``
+    for the frames of the audio between two phone-batch ends; it is asked once
+    per batch, so prosody is analysed chunk by chunk like the phones.
+    """
+
+    def __init__(
+        self,
+        plan: BlockPlan,
+        phone_batches: Iterable[PhoneBatch],
+        config: MotionConfig,
+        state: MotionState | None = None,
+        prosody: ProsodyFn | None = None,
+    ):
         self.plan = plan
         self.config = config
+        self._prosody = prosody
         self._batches = iter(phone_batches)
         self.state = copy.deepcopy(state) if state is not None else MotionState()
         if self.state.rng_state is None:
@@ -117,8 +136,16 @@ class MotionGenerator:
             except StopIteration:
                 self._exhausted = True
                 break
+            start = self.state.phones_known_until_s
             self.state.phones.extend((p.name, p.start_s, p.end_s) for p in batch.phones)
             self.state.phones_known_until_s = batch.end_s
+            if self._prosody is not None:
+                first, nod, activity = self._prosody(start, batch.end_s)
+                if not self.state.nod:
+                    self.state.prosody_start = first
+                # Chunks tile the audio, so each batch's frames follow the last ones stored.
+                self.state.nod.extend(float(v) for v in nod)
+                self.state.activity.extend(float(v) for v in activity)
 
     def blocks(self) -> Iterator[MotionBlock]:
         start_block = self.state.frame // self.plan.frames_per_block
@@ -139,6 +166,10 @@ class MotionGenerator:
         # Drop phones that ended before this block: memory stays flat on long input.
         horizon = times[0] - 0.5
         self.state.phones = [p for p in self.state.phones if p[2] > horizon]
+        drop = min(max(0, block.first_frame - self.state.prosody_start), len(self.state.nod))
+        if drop:
+            del self.state.nod[:drop], self.state.activity[:drop]
+            self.state.prosody_start += drop
         phones = [Phone(*p) for p in self.state.phones if p[1] < times[-1] + frame_s]
         targets = _frame_targets(phones, times, frame_s)
 
@@ -172,12 +203,18 @@ class MotionGenerator:
             elif phase > 1:
                 gap = max(1.2, float(rng.exponential(cfg.blink_interval_s)))
                 self.state.next_blink_s += cfg.blink_duration_s + gap
-            # Head: a damped spring driven by noise (second order, so motion is smooth), per axis.
-            noise = rng.standard_normal(5)
+            # Head: a damped spring driven by noise (second order, so motion is smooth), per axis;
+            # calmer in pauses, with short downward nods on stressed syllables.
+            k_p = int(frames[j]) - self.state.prosody_start
+            known = 0 <= k_p < len(self.state.nod)
+            nod = self.state.nod[k_p] if known else 0.0
+            drive = (0.4 + 0.6 * self.state.activity[k_p]) if known else 1.0
+            noise = rng.standard_normal(5) * drive
             omega = 2 * np.pi * 0.35  # rad/s: slow sway
             hv += (-omega * omega * h - 2 * 0.7 * omega * hv) * frame_s + omega * omega * 0.9 * noise * np.sqrt(frame_s)
             h += hv * frame_s
             head[j] = (h * amp).astype(np.float32)
+            head[j, 1] += np.float32(cfg.head_motion * 2.0 * nod)  # degrees; positive pitch tips the nose down
         self.state.mouth = [float(v) for v in cur]
         self.state.head = [float(v) for v in h]
         self.state.head_velocity = [float(v) for v in hv]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Callable
 
 import numpy as np
 
@@ -29,7 +30,11 @@ class Prosody:
 def frame_features(samples: np.ndarray, fps: float | Fraction, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """``(f0_hz, energy_db)`` per frame for 16 kHz mono ``samples``; frame i covers
     ``[i / fps, (i + 1) / fps)``."""
-    import pyworld
+    import warnings
+
+    with warnings.catch_warnings():  # pyworld 0.3.5 imports pkg_resources, which warns on import
+        warnings.simplefilter("ignore", UserWarning)
+        import pyworld
 
     x = np.asarray(samples, dtype=np.float64)
     fps = float(fps)
@@ -86,3 +91,32 @@ def prosody(samples: np.ndarray, fps: float | Fraction, n_frames: int) -> Prosod
     if nod.max() > 0:
         nod = nod / nod.max()
     return Prosody(f0_hz=f0, energy_db=energy, activity=activity, nod=nod.astype(np.float32))
+
+
+def chunk_prosody(samples: np.ndarray, plan) -> Callable[[float, float], tuple[int, np.ndarray, np.ndarray]]:
+    """Prosody for the motion generator, analysed per stretch of audio between two phone-batch ends.
+
+    Returns ``f(start_s, end_s) -> (first_frame, nod, activity)`` covering the
+    frames that start in ``[start_s, end_s)`` (the last stretch runs to the
+    last frame). Each stretch is analysed on its own samples only, so a
+    resumed job gets exactly the values an uninterrupted one did.
+    """
+    from math import ceil
+
+    sr = plan.sample_rate
+
+    def first_frame_at(seconds: float) -> int:
+        sample = int(round(seconds * sr))
+        if sample >= plan.n_samples:
+            return plan.n_frames
+        return min(plan.n_frames, ceil(Fraction(sample) * plan.fps / sr))
+
+    def source(start_s: float, end_s: float) -> tuple[int, np.ndarray, np.ndarray]:
+        f0, f1 = first_frame_at(start_s), first_frame_at(end_s)
+        if f1 <= f0:
+            return f0, np.zeros(0, np.float32), np.zeros(0, np.float32)
+        a, b = plan.frame_sample(f0), plan.frame_sample(f1)
+        p = prosody(np.asarray(samples[a:b], dtype=np.float32), plan.fps, f1 - f0)
+        return f0, p.nod, p.activity
+
+    return source
