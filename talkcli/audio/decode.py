@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -61,27 +62,32 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None) -> DecodedAudio:
     # `-ac 1` alone sums stereo at 0.707 per channel (+3 dB, may clip);
     # rematrix_maxval=1 scales the downmix to unity gain: stereo -> (L + R) / 2.
     resample = "aresample=rematrix_maxval=1" + (":resampler=soxr" if _has_soxr(binary) else "")
-    cmd = [
-        binary, "-hide_banner", "-nostdin", "-nostats",
-        "-i", f"file:{path}",  # a name with a colon ("take:2.wav") is not a protocol
-        "-map", "0:a:0", "-vn",
-        "-af", resample, "-ac", "1", "-ar", str(ANALYSIS_RATE),
-        "-f", "f32le", "-",
-    ]  # fmt: skip
-    # Not run_ffmpeg: its error keeps only the last stderr line, and this needs
-    # all of it (the input's stream line; "matches no streams" for no audio).
-    log.debug("running %s", quoted(cmd))
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stderr = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        if "matches no streams" in stderr:
-            raise AudioError(f"{path} has no audio stream", hint="pass a file with a speech track")
-        raise AudioError(
-            f"cannot decode audio from {path}: {last_stderr_line(stderr)}",
-            hint="check that the file plays; converting it to WAV may help",
-        )
+    # ffmpeg writes the samples to a temp file, read back in one piece: a pipe read
+    # into memory would hold the audio twice at its peak (chunks, then the joined bytes).
+    with tempfile.TemporaryDirectory(prefix="talk-audio-") as tmp:
+        raw = Path(tmp) / "analysis.f32"
+        cmd = [
+            binary, "-hide_banner", "-nostdin", "-nostats",
+            "-i", f"file:{path}",  # a name with a colon ("take:2.wav") is not a protocol
+            "-map", "0:a:0", "-vn",
+            "-af", resample, "-ac", "1", "-ar", str(ANALYSIS_RATE),
+            "-f", "f32le", "-y", str(raw),
+        ]  # fmt: skip
+        # Not run_ffmpeg: its error keeps only the last stderr line, and this needs
+        # all of it (the input's stream line; "matches no streams" for no audio).
+        log.debug("running %s", quoted(cmd))
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stderr = proc.stderr.decode("utf-8", "replace")
+        if proc.returncode != 0:
+            if "matches no streams" in stderr:
+                raise AudioError(f"{path} has no audio stream", hint="pass a file with a speech track")
+            raise AudioError(
+                f"cannot decode audio from {path}: {last_stderr_line(stderr)}",
+                hint="check that the file plays; converting it to WAV may help",
+            )
+        samples = np.fromfile(raw, dtype="<f4") if raw.exists() else np.zeros(0, np.float32)
+    samples.flags.writeable = False  # shared by every stage; nobody edits it in place
 
-    samples = np.frombuffer(proc.stdout, dtype="<f4")
     if samples.size == 0:
         raise AudioError(f"{path} holds no audio samples", hint="the recording is empty; export it again")
     short = _wav_shortfall(path)
@@ -141,7 +147,10 @@ def decoded_is_silent(samples: np.ndarray, threshold_dbfs: float = -60.0) -> boo
     """True when the RMS level of the whole clip is below ``threshold_dbfs`` (dB relative to full scale 1.0)."""
     if samples.size == 0:
         return True
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    total = 0.0
+    for a in range(0, samples.size, 1 << 20):  # in blocks: no full-length float64 copy
+        total += float(np.sum(np.square(samples[a : a + (1 << 20)], dtype=np.float64)))
+    rms = float(np.sqrt(total / samples.size))
     return rms == 0.0 or 20.0 * np.log10(rms) < threshold_dbfs
 
 

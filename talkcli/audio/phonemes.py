@@ -48,10 +48,15 @@ def frame_db(samples: np.ndarray) -> np.ndarray:
     """Level in dBFS of each 10 ms frame, ``(ceil(n / 160),) float32``."""
     n = len(samples)
     frames = -(-n // HOP)
-    padded = np.zeros(frames * HOP, dtype=np.float32)
-    padded[:n] = samples
-    rms = np.sqrt(np.mean(padded.reshape(frames, HOP) ** 2, axis=1) + 1e-12)
-    return (20.0 * np.log10(rms + 1e-9)).astype(np.float32)
+    out = np.empty(frames, dtype=np.float32)
+    step = 6000 * HOP  # one minute at a time: memory stays flat however long the audio
+    for a in range(0, frames * HOP, step):
+        block = np.zeros(min(step, frames * HOP - a), dtype=np.float32)
+        piece = samples[a : a + len(block)]
+        block[: len(piece)] = piece
+        rms = np.sqrt(np.mean(block.reshape(-1, HOP) ** 2, axis=1) + 1e-12)
+        out[a // HOP : a // HOP + len(rms)] = 20.0 * np.log10(rms + 1e-9)
+    return out
 
 
 def silence_threshold_db(db: np.ndarray) -> float:
@@ -106,7 +111,13 @@ def speech_chunks(samples: np.ndarray, max_chunk_s: float = 12.0, min_pause_s: f
 def with_noise_floor(samples: np.ndarray, level_db: float) -> np.ndarray:
     """``samples`` plus white noise at ``level_db`` dBFS RMS from a fixed seed (the same for every call)."""
     rng = np.random.Generator(np.random.PCG64(DECODER_SEED))
-    return (samples + rng.standard_normal(len(samples)).astype(np.float32) * np.float32(10 ** (level_db / 20))).astype(np.float32)
+    out = np.array(samples, dtype=np.float32, copy=True)
+    gain = np.float32(10 ** (level_db / 20))
+    step = 1 << 20  # in blocks, in float32: no full-length float64 temporaries
+    for a in range(0, len(out), step):
+        b = min(len(out), a + step)
+        out[a:b] += rng.standard_normal(b - a, dtype=np.float32) * gain
+    return out
 
 
 def _to_pcm16(samples: np.ndarray) -> bytes:
