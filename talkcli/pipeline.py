@@ -52,6 +52,18 @@ def _timed(iterator, clock: _Clock, name: str):
         yield item
 
 
+def _frames(renderer, block, enhance):
+    """The block's output frames; with ``enhance``, the block's crops are restored together before paste-back."""
+    if enhance is None:
+        yield from renderer.render_block(block)
+        return
+    import numpy as np
+
+    crops = np.stack([renderer.render_crop(block.mouth[j], float(block.blink[j]), block.head[j]) for j in range(block.n)])
+    for crop in enhance(crops):
+        yield renderer.paste.paste(crop) if renderer.paste is not None else crop
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -137,6 +149,12 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         inputs["transcript"] = Path(job.transcript)
     if not to_stdout:
         check_output_path(out, list(inputs.values()), job.overwrite)
+    weights = None
+    if settings.enhance.method == "gfpgan":
+        from talkcli.models.registry import get_entry, resolve_model
+
+        weights = resolve_model("gfpgan", settings.models.models_dir)  # missing or wrong: fail before any work
+        weights_config = get_entry("gfpgan").config or None
     hashes = input_hashes(ref, audio_path, inputs.get("transcript"))
     job_dir = Path(job.job_dir) if job.job_dir else default_job_dir(out, hashes)
     if job.fresh and job_dir.exists():
@@ -230,6 +248,28 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         height, width = renderer.output_shape
         recognizer = models.recognizer
         setup["models"] = time.perf_counter() - t
+        enhance = None
+        if weights is not None:
+            from talkcli.enhance.enhancer import GfpganEnhancer, five_points, long_run_warning
+
+            t = time.perf_counter()
+            enhancer = GfpganEnhancer(
+                weights, device, settings.enhance.strength, settings.enhance.batch_size,
+                face_points=five_points(crop_landmarks) if settings.enhance.align else None, config=weights_config,
+            )  # fmt: skip
+            setup["enhance"] = time.perf_counter() - t
+            remaining = plan.n_frames - manifest.segments[resume_at]["first_frame"] if resume_at < n_segments else 0
+            warning = long_run_warning(remaining, device)
+            if warning:
+                on_event(Notice("warning", warning))
+            on_event(StageStarted("enhance", total=remaining, unit="frames"))
+
+            def enhance(crops):
+                t0 = time.perf_counter()
+                done_before = enhancer.frames_done
+                out = enhancer.enhance(crops, progress=lambda k: on_event(StageProgress("enhance", done_before + k, remaining)))
+                clock.add("enhance", time.perf_counter() - t0)
+                return out
 
         # 5. Phones -> motion -> frames, segment by segment, block by block, lazily:
         #    phones of later chunks are decoded only when the motion generator reaches them.
@@ -270,7 +310,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
                     t = time.perf_counter()
                     block = generator.next_block(index)
                     clock.add("motion", time.perf_counter() - t)
-                    for frame in _timed(renderer.render_block(block), clock, "render"):
+                    for frame in _timed(_frames(renderer, block, enhance), clock, "render"):
                         t = time.perf_counter()
                         writer.write(frame)
                         clock.add("encode", time.perf_counter() - t)
@@ -282,6 +322,8 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
                 first_frame_time = writer.first_frame_time
             manifest.mark_done(k, seg_file.name, dataclasses.asdict(generator.state), sha256_file(seg_file))
         on_event(StageFinished("render", time.perf_counter() - audio_ready))
+        if enhance is not None:
+            on_event(StageFinished("enhance", clock.totals.get("enhance", 0.0)))
 
         # 6. Join the segments and mux the original audio: the only write to the user's path.
         on_event(StageStarted("mux"))
@@ -300,8 +342,11 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
 
     if transcript_text is not None and not all(aligned):
         on_event(Notice("warning", "forced alignment to the transcript failed for part of the audio; that part was recognised from the audio instead"))
-    # Phone decoding happens inside the motion generator's pull; report it separately.
+    # Phone decoding happens inside the motion generator's pull, enhancement inside the
+    # renderer's: report each separately.
     clock.totals["motion"] = clock.totals.get("motion", 0.0) - clock.totals.get("phones", 0.0)
+    if "enhance" in clock.totals:
+        clock.totals["render"] = clock.totals.get("render", 0.0) - clock.totals["enhance"]
     rendered = max(1, plan.n_frames - (manifest.segments[resume_at]["first_frame"] if resume_at < n_segments else plan.n_frames))
     result = RenderResult(
         output=out,

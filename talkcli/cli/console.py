@@ -17,7 +17,7 @@ from rich.text import Text
 
 from talkcli.events import Event, Notice, StageFinished, StageProgress, StageStarted
 
-STAGE_LABELS = {"face": "Face", "audio": "Audio", "render": "Render + encode", "mux": "Join + mux"}
+STAGE_LABELS = {"face": "Face", "audio": "Audio", "render": "Render + encode", "enhance": "Enhance (GFPGAN)", "mux": "Join + mux"}
 
 
 class FpsColumn(ProgressColumn):

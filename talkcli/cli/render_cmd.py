@@ -64,6 +64,9 @@ def render(
     crop_only: Optional[bool] = typer.Option(None, "--crop-only/--full-frame", help="Write the square face crop instead of the whole photo."),
     expression: Optional[float] = typer.Option(None, "--expression", help="1 keeps the photo's expression (smile) at rest, 0 relaxes it. [default: 1]"),
     ffmpeg: Optional[str] = typer.Option(None, "--ffmpeg", help="ffmpeg binary to use (or set TALK_FFMPEG)."),
+    enhance: Optional[str] = typer.Option(None, "--enhance", help="Face restoration: none or gfpgan (needs GFPGANv1.4.pth; slow on CPU). [default: none]"),
+    enhance_strength: Optional[float] = typer.Option(None, "--enhance-strength", help="Blend of restored and original face, 0..1. [default: 0.8]"),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where to look first for model files (then TALK_MODELS, the package, ~/.cache/talkcli)."),
     job_dir: Optional[Path] = typer.Option(None, "--job-dir", help="Job directory (manifest, segments). [default: hidden folder beside the output]"),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming an unfinished job."),
     allow_long: bool = typer.Option(False, "--allow-long", help="Render audio longer than 10 hours."),
@@ -90,6 +93,9 @@ def render(
             "render.crop_only": crop_only,
             "render.expression": expression,
             "mux.ffmpeg": ffmpeg,
+            "enhance.method": enhance,
+            "enhance.strength": enhance_strength,
+            "models.models_dir": str(models_dir) if models_dir is not None else None,
         }
         for text in set_:
             key, value = parse_assignment(text)

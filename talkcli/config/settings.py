@@ -58,6 +58,19 @@ class MuxSettings:
 
 
 @dataclass(frozen=True)
+class EnhanceSettings:
+    method: str = "none"  # none | gfpgan (needs the user-supplied GFPGANv1.4.pth)
+    strength: float = 0.8  # blend of restored and original face, 0..1
+    batch_size: int = 4  # frames per network call
+    align: bool = True  # warp each crop onto GFPGAN's training alignment and back
+
+
+@dataclass(frozen=True)
+class ModelsSettings:
+    models_dir: str | None = None  # first place to look for user-supplied model files
+
+
+@dataclass(frozen=True)
 class JobSettings:
     segment_s: float = 10.0  # the video is rendered in segments of about this length; a resume redoes at most one
 
@@ -68,6 +81,8 @@ SECTIONS = {
     "motion": MotionSettings,
     "render": RenderSettings,
     "mux": MuxSettings,
+    "enhance": EnhanceSettings,
+    "models": ModelsSettings,
     "jobs": JobSettings,
 }
 
@@ -79,6 +94,8 @@ class Settings:
     motion: MotionSettings = MotionSettings()
     render: RenderSettings = RenderSettings()
     mux: MuxSettings = MuxSettings()
+    enhance: EnhanceSettings = EnhanceSettings()
+    models: ModelsSettings = ModelsSettings()
     jobs: JobSettings = JobSettings()
     preset: str = DEFAULT_PRESET
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # "face.size" -> "default" | "preset X" | "flag"
@@ -146,6 +163,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"--expression must be 0..1, got {s.render.expression}")
     if not 0.125 <= s.render.map_scale <= 1.0:
         raise ConfigError("render.map_scale must be 0.125..1")
+    if s.enhance.method not in ("none", "gfpgan"):
+        raise ConfigError(f"--enhance must be none or gfpgan, got {s.enhance.method!r}")
+    if not 0.0 <= s.enhance.strength <= 1.0:
+        raise ConfigError(f"--enhance-strength must be 0..1, got {s.enhance.strength}")
+    if not 1 <= s.enhance.batch_size <= 64:
+        raise ConfigError("enhance.batch_size must be 1..64")
     if not 1.0 <= s.jobs.segment_s <= 600.0:
         raise ConfigError("jobs.segment_s must be 1..600 seconds")
     if not 0 <= s.mux.crf <= 51:
