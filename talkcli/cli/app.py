@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from talkcli.cli import batch_cmd, config_cmd, cues_cmd, doctor_cmd, inspect_cmd, models_cmd, render_cmd  # noqa: F401  (register commands)
+from talkcli.cli import batch_cmd, config_cmd, cues_cmd, doctor_cmd, eval_cmd, inspect_cmd, models_cmd, render_cmd  # noqa: F401  (register commands)
 from talkcli.cli.common import app, err
 from talkcli.errors import ExitCode
 

@@ -429,3 +429,74 @@ def _read_ppm(stream) -> np.ndarray | None:
     if len(data) != n:
         raise FfmpegError(f"truncated frame from ffmpeg ({len(data)} of {n} bytes)")
     return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
+
+
+# ---------------------------------------------------------------------------
+# Container metadata for ``talk eval``: tags (the render's comment points at its
+# job directory) and where the first video frame and first audio sample sit on
+# the file's timeline, which is what A/V offset measurements must start from.
+
+
+@dataclass(frozen=True)
+class MediaMeta:
+    """Container tags and stream start times of a media file.
+
+    ``tags`` are the container's metadata (``{"comment": "talkcli job=..."}``),
+    keys lower-cased. ``video_start_s`` / ``audio_start_s`` are the presentation
+    times, in seconds from the file's start, of the first decoded video frame
+    and of the first decoded audio sample (None when there is no such stream):
+    frame ``i`` of ``read_frames`` plays at ``video_start_s + i / fps`` and
+    sample ``k`` of a plain decode at ``audio_start_s + k / rate``.
+    """
+
+    tags: dict[str, str]
+    video_start_s: float | None
+    audio_start_s: float | None
+
+
+def _container_tags(text: str) -> dict[str, str]:
+    """The ``Metadata:`` block of ``Input #0`` (before its first stream) in ``ffmpeg -i`` stderr."""
+    tags: dict[str, str] = {}
+    lines = text.splitlines()
+    inside = False
+    for line in lines:
+        stripped = line.strip()
+        if line.startswith("Input #0"):
+            inside = True
+            continue
+        if not inside:
+            continue
+        if stripped.startswith(("Duration:", "Stream #", "Chapter")) or line.startswith(("Output #", "Stream mapping")):
+            break
+        key, sep, value = stripped.partition(":")
+        if sep and key and stripped != "Metadata:":
+            tags[key.strip().lower()] = value.strip()
+    return tags
+
+
+def read_media_meta(path: Path | str, ffmpeg: str | None = None) -> MediaMeta:
+    """Tags and first-frame/first-sample times of ``path`` (decodes one frame of each stream)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file")
+    exe = find_ffmpeg(ffmpeg)
+    cmd = [exe, "-hide_banner", "-nostdin", "-i", str(path)]
+    log.debug("running %s", quoted(cmd))
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    text = proc.stderr.decode("utf-8", "replace")
+    if "Input #0" not in text:
+        raise InputError(f"cannot read {path}: {error_line(text)}", hint="is it a video or audio file?")
+    header = parse_stream_header(text)
+    args = ["-i", str(path)]
+    if header["video"] is not None:
+        args += ["-map", "0:V:0", "-vf", "showinfo", "-frames:v", "1"]
+    if header["audio"] is not None:
+        args += ["-map", "0:a:0", "-af", "ashowinfo", "-frames:a", "1"]
+    starts: dict[str, float] = {}
+    if len(args) > 2:
+        out = run_ffmpeg([*args, "-f", "null", "-"], exe, what=f"reading the start times of {path}")
+        for line in out.stderr.decode("utf-8", "replace").splitlines():
+            m = re.search(r"Parsed_(a?)showinfo_\d+ @ [^\]]*\]\s*n:\s*0\s+pts:\s*-?\d+\s+pts_time:\s*(-?[\d.]+)", line)
+            if m:
+                starts.setdefault("audio" if m[1] else "video", float(m[2]))
+    return MediaMeta(_container_tags(text), starts.get("video"), starts.get("audio"))
