@@ -235,12 +235,13 @@ def test_any_bilabial_of_40ms_or_more_closes_the_lips_at_25fps(centre, dur):
     assert np.any((mouth[c - 1 : c + 2, 3] == 1.0) & (mouth[c - 1 : c + 2, 0] == 0.0))
 
 
-def test_mouth_anticipates_the_vowel():
-    # A vowel starting at 1.0 s after silence: the jaw starts opening in the frame before.
+@pytest.mark.parametrize("anticipation,expected", [(0.0, 25), (0.04, 24)])
+def test_mouth_opens_on_the_vowel_shifted_by_anticipation(anticipation, expected):
+    # A vowel starting at 1.0 s after silence: frame 25 starts at 1.0 s; 40 ms of anticipation is one frame.
     batches = [PhoneBatch(2.0, [Phone("SIL", 0.0, 1.0), Phone("AA", 1.0, 1.6)], aligned=False)]
-    mouth, _, _ = stack(run(plan_blocks(2 * RATE, RATE, 25, 4), batches)[0])
+    mouth, _, _ = stack(run(plan_blocks(2 * RATE, RATE, 25, 4), batches, MotionConfig(anticipation_s=anticipation))[0])
     first_open = int(np.argmax(mouth[:, 0] > 0.05))
-    assert first_open == 24  # frame 25 starts at 1.0 s; anticipation is 40 ms = one frame
+    assert first_open == expected
     assert np.all(mouth[:first_open] == 0)
     assert mouth[30, 0] > 0.9
     # And it closes again after the vowel ends.
@@ -278,4 +279,6 @@ def test_time_without_phones_counts_as_silence():
     batches = [PhoneBatch(2.0, [Phone("AA", 1.005, 1.025)], aligned=False)]
     mouth, _, _ = stack(run(plan_blocks(2 * RATE, RATE, 25, 4), batches)[0])
     assert mouth[:, 0].max() == pytest.approx(0.65 * 0.5, abs=1e-6)
-    assert int(np.argmax(mouth[:, 0])) == 24
+    assert int(np.argmax(mouth[:, 0])) == 25  # frame 25 covers [1.0, 1.04) s
+
+
