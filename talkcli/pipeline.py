@@ -16,6 +16,7 @@ import dataclasses
 import math
 import resource
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -179,7 +180,8 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         # 2. Audio: decode to 16 kHz mono for analysis; plan frame-exact blocks and segments.
         on_event(StageStarted("audio"))
         t = time.perf_counter()
-        audio = decode_audio(audio_path, settings.mux.ffmpeg)
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="talk-")))
+        audio = decode_audio(audio_path, settings.mux.ffmpeg, keep_in=scratch)
         if audio.duration_s > MAX_AUDIO_S and not job.allow_long:
             raise AudioError(
                 f"{audio_path.name} is {audio.duration_s / 3600:.1f} hours long; the limit is {MAX_AUDIO_S // 3600} hours",

@@ -8,6 +8,7 @@ decodes to the same samples whatever container it came in.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from talkcli.errors import AudioError, FfmpegError
-from talkcli.mux.ffmpeg import find_ffmpeg, last_stderr_line, parse_stream_header, quoted, run_ffmpeg
+from talkcli.errors import AudioError, FfmpegError, OutputError
+from talkcli.mux.ffmpeg import DISK_FULL, find_ffmpeg, last_stderr_line, parse_stream_header, quoted, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,12 @@ class DecodedAudio:
     duration_s: float
 
 
-def decode_audio(path: str | Path, ffmpeg: str | None = None) -> DecodedAudio:
+def decode_audio(path: str | Path, ffmpeg: str | None = None, keep_in: Path | None = None) -> DecodedAudio:
     """Decode the first audio stream of ``path`` to 16 kHz mono float32.
+
+    With ``keep_in`` (a folder that outlives the result), the samples stay in a
+    file there and ``samples`` is a ``FileSamples`` read by slices: memory stays
+    flat however long the audio. Without it they are an in-memory array.
 
     Reads anything ffmpeg reads, including the audio track of a video file.
     Raises ``AudioError`` when the file is missing, is not decodable, has no
@@ -65,7 +70,7 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None) -> DecodedAudio:
     # ffmpeg writes the samples to a temp file, read back in one piece: a pipe read
     # into memory would hold the audio twice at its peak (chunks, then the joined bytes).
     with tempfile.TemporaryDirectory(prefix="talk-audio-") as tmp:
-        raw = Path(tmp) / "analysis.f32"
+        raw = Path(keep_in or tmp) / "analysis.f32"
         cmd = [
             binary, "-hide_banner", "-nostdin", "-nostats",
             "-i", f"file:{path}",  # a name with a colon ("take:2.wav") is not a protocol
@@ -79,14 +84,24 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None) -> DecodedAudio:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         stderr = proc.stderr.decode("utf-8", "replace")
         if proc.returncode != 0:
+            if DISK_FULL.search(stderr) or proc.returncode == -signal.SIGXFSZ:
+                raise OutputError(
+                    f"disk full while decoding {path.name} into {raw.parent}",
+                    hint="free some space there, or point TMPDIR at a disk with room",
+                )
             if "matches no streams" in stderr:
                 raise AudioError(f"{path} has no audio stream", hint="pass a file with a speech track")
             raise AudioError(
                 f"cannot decode audio from {path}: {last_stderr_line(stderr)}",
                 hint="check that the file plays; converting it to WAV may help",
             )
-        samples = np.fromfile(raw, dtype="<f4") if raw.exists() else np.zeros(0, np.float32)
-    samples.flags.writeable = False  # shared by every stage; nobody edits it in place
+        if keep_in is not None and raw.exists():
+            from talkcli.audio.buffer import FileSamples
+
+            samples = FileSamples(raw)
+        else:
+            samples = np.fromfile(raw, dtype="<f4") if raw.exists() else np.zeros(0, np.float32)
+            samples.flags.writeable = False  # shared by every stage; nobody edits it in place
 
     if samples.size == 0:
         raise AudioError(f"{path} holds no audio samples", hint="the recording is empty; export it again")

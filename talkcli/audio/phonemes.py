@@ -108,16 +108,12 @@ def speech_chunks(samples: np.ndarray, max_chunk_s: float = 12.0, min_pause_s: f
     return [c for c in chunks if c.end > c.start]
 
 
-def with_noise_floor(samples: np.ndarray, level_db: float) -> np.ndarray:
-    """``samples`` plus white noise at ``level_db`` dBFS RMS from a fixed seed (the same for every call)."""
-    rng = np.random.Generator(np.random.PCG64(DECODER_SEED))
-    out = np.array(samples, dtype=np.float32, copy=True)
-    gain = np.float32(10 ** (level_db / 20))
-    step = 1 << 20  # in blocks, in float32: no full-length float64 temporaries
-    for a in range(0, len(out), step):
-        b = min(len(out), a + step)
-        out[a:b] += rng.standard_normal(b - a, dtype=np.float32) * gain
-    return out
+def with_noise_floor(samples, level_db: float):
+    """``samples`` plus white noise at ``level_db`` dBFS RMS, lazily: slices of the result carry
+    noise that depends only on the sample position (the same for every call and every slicing)."""
+    from talkcli.audio.buffer import NoisySamples
+
+    return NoisySamples(samples, level_db, DECODER_SEED)
 
 
 def _to_pcm16(samples: np.ndarray) -> bytes:
@@ -365,10 +361,11 @@ def phone_batches(
 
     def recognise(c: Chunk) -> list[Phone]:
         return recognizer.recognise(samples[c.start : c.end], offset_s=c.start / ANALYSIS_RATE)
+
     if transcript:
         words, breaks = _transcript_words(recognizer, transcript)
         if words and duration <= 90.0:
-            phones = _safe_align(recognizer, samples, words)
+            phones = _safe_align(recognizer, samples[:], words)  # at most 90 s in memory
             if phones:
                 yield PhoneBatch(duration, gate_silence(phones, db, threshold), aligned=True)
                 return

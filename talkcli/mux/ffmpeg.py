@@ -89,12 +89,12 @@ def error_line(stderr: bytes | str) -> str:
 
 
 # ENOSPC, EFBIG, EDQUOT, or the file-size limit's signal: in each case the output cannot grow.
-_DISK_FULL = re.compile(r"No space left on device|File too large|Disk quota exceeded|SIGXFSZ", re.IGNORECASE)
+DISK_FULL = re.compile(r"No space left on device|File too large|Disk quota exceeded|SIGXFSZ", re.IGNORECASE)
 
 
 def ffmpeg_failure(message: str, line: str, hint: str) -> TalkError:
     """The typed error for an ffmpeg failure: a full disk is the user's to fix (OutputError), the rest FfmpegError."""
-    if _DISK_FULL.search(line) or _DISK_FULL.search(message):
+    if DISK_FULL.search(line) or DISK_FULL.search(message):
         return OutputError(f"disk full: {message} ({line})", hint="free some space and run the same command again; finished segments are kept")
     return FfmpegError(f"{message}: {line}", hint=hint)
 

@@ -109,9 +109,10 @@ def test_damaged_manifest_is_refused_with_fresh_hint(tmp_path, example_face, sho
 
 
 def _limit_file_size():
-    # A "disk" that takes only 300 kB per file; ignore SIGXFSZ so writers see EFBIG instead of dying.
+    # A "disk" that takes only 1.5 MB per file: the analysis audio fits, the first video segment
+    # (lossless) does not. SIGXFSZ ignored so writers see EFBIG instead of dying.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1_500_000, 1_500_000))
 
 
 def test_disk_full_during_render(tmp_path, example_face):
