@@ -25,9 +25,12 @@ LID_SPREAD = 0.07  # lid motion spreads over this many face widths of skin (brow
 RELIEF_SMOOTHING = 4  # neighbour-averaging sweeps over the depth relief used for head turns
 BORDER_CLEARANCE = 0.35  # a ring point moves at most this share of its distance to the crop border
 FOLD_ITERATIONS = 6  # relaxation sweeps allowed to unfold a frame's mesh
-# A triangle counts as folded when its orientation flips by more than this (twice the area, px^2):
-# slivers of the photo's mesh with next to no area turn over under any motion and cover no pixel.
+# The relaxation treats a triangle as folded when its orientation flips by more than this (twice the
+# area, px^2); what it leaves (slivers at the lip corners and nostrils) the area projection fixes
+# exactly, so the result has no sign flip at all.
 FOLD_TOLERANCE = 0.1
+PROJECTION_SWEEPS = 40  # most sweeps of the per-triangle area projection (a few are typical)
+MIN_AREA_SHARE = 0.25  # a repaired triangle keeps at least this share of its photo area
 BORDER_POINTS_PER_SIDE = 8
 
 
@@ -167,6 +170,7 @@ class FaceRig:
     _neighbours: object = None  # sparse row-normalised vertex adjacency (fold relaxation)
     _fold_tris: np.ndarray | None = None
     _fold_sign: np.ndarray | None = None
+    _area0: np.ndarray | None = None
     _movable: np.ndarray | None = None
 
     @classmethod
@@ -274,6 +278,7 @@ class FaceRig:
             _neighbours=adj.tocsr(),
             _fold_tris=fold_tris,
             _fold_sign=fold_sign,
+            _area0=_signed_area(source, fold_tris),
             _movable=movable,
             size=size,
             source=source,
@@ -382,10 +387,14 @@ class FaceRig:
             out[: self.n_face] = face[:, :2]
         return self.unfold(out)
 
-    def folded(self, target: np.ndarray) -> np.ndarray:
-        """Indices (into ``fold_triangles``) of triangles whose orientation flips in ``target``."""
-        area = _signed_area(target, self._fold_tris)
-        return np.flatnonzero(area * self._fold_sign < -FOLD_TOLERANCE)
+    def folded(self, target: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
+        """Indices (into ``fold_triangles``) of triangles whose orientation flips in ``target``.
+
+        ``tolerance`` 0 counts every sign change (a zero area included); a positive value
+        (twice the area, px^2) ignores flips smaller than that.
+        """
+        area = _signed_area(target, self._fold_tris) * self._fold_sign
+        return np.flatnonzero(area <= 0) if tolerance <= 0 else np.flatnonzero(area < -tolerance)
 
     @property
     def fold_triangles(self) -> np.ndarray:
@@ -393,14 +402,61 @@ class FaceRig:
         return self._fold_tris
 
     def unfold(self, target: np.ndarray) -> np.ndarray:
-        """Relax the displacement around folded triangles until none is left.
+        """``target`` with no triangle turned over (see ``folded``; strict, every sign change).
+
+        Large folds (the skin under an opening jaw) are first relaxed smoothly toward
+        their neighbours' displacement (``_relax``); the slivers that remain are repaired
+        by projecting each one's signed area back to a share of its photo area, moving
+        its free corners along the area gradient (sub-pixel moves, a few sweeps).
+        """
+        return self._project(self._relax(target))
+
+    def _project(self, target: np.ndarray) -> np.ndarray:
+        bad = self.folded(target)
+        if len(bad) == 0:
+            return target
+        p = target.copy()
+        tris, sign = self._fold_tris, self._fold_sign
+        goal_all = np.maximum(MIN_AREA_SHARE * np.abs(self._area0), 1e-3)
+        free = self._movable.astype(np.float64)
+        free[self.n_face :] = 0.0  # the rings follow the head exactly; only the skin gives way
+        for _ in range(PROJECTION_SWEEPS):
+            # Gauss-Seidel over the flipped triangles, one at a time (they share corners).
+            for k in bad:
+                i = tris[k]
+                q = p[i]
+                a = sign[k] * ((q[1, 0] - q[0, 0]) * (q[2, 1] - q[0, 1]) - (q[1, 1] - q[0, 1]) * (q[2, 0] - q[0, 0]))
+                if a > 0:
+                    continue
+                # d(area)/d(corner j) is the opposite edge turned by 90 degrees.
+                e = q[[2, 0, 1]] - q[[1, 2, 0]]  # edge opposite each corner
+                grad = sign[k] * np.stack([-e[:, 1], e[:, 0]], axis=1)
+                w = free[i]
+                if not w.any():
+                    w = np.ones(3)  # all three corners pinned: let them all give way
+                denom = float(np.sum(w * np.sum(grad * grad, axis=1)))
+                if denom < 1e-12:
+                    # Collapsed to a point or a line: nudge the freest corner off it.
+                    j = int(np.argmax(w))
+                    p[i[j]] += 1e-2 * np.array([1.0, 0.0])
+                    continue
+                # Linearised step to the goal area; the next sweep catches what the quadratic term leaves.
+                lam = (goal_all[k] - a) / denom
+                p[i] += (lam * w)[:, None] * grad
+            bad = self.folded(p)
+            if len(bad) == 0:
+                break
+        return p
+
+    def _relax(self, target: np.ndarray) -> np.ndarray:
+        """Relax the displacement around folded triangles (beyond ``FOLD_TOLERANCE``).
 
         Each sweep moves the vertices of flipped triangles (and their neighbours)
         halfway toward the mean displacement of their neighbours: a local
         Laplacian smoothing that leaves unfolded regions exactly as they were.
         Degenerate photo triangles (zero source area) are ignored.
         """
-        bad = self.folded(target)
+        bad = self.folded(target, FOLD_TOLERANCE)
         if len(bad) == 0:
             return target
         best, best_n = target, len(bad)
@@ -433,7 +489,7 @@ class FaceRig:
             ring = ((adj @ hit.astype(np.float64)) > 0) & self._movable & ~hit
             disp[ring] = 0.5 * disp[ring] + 0.5 * (adj[ring] @ disp)
             target = self.source + disp
-            bad = self.folded(target)
+            bad = self.folded(target, FOLD_TOLERANCE)
             if len(bad) < best_n:
                 best, best_n = target, len(bad)
             if len(bad) == 0:
