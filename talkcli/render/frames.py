@@ -15,7 +15,8 @@ from typing import Iterator
 import numpy as np
 
 from talkcli.motion.generator import MotionBlock
-from talkcli.render.mouth import MouthColours, draw_mouth_interior
+from talkcli.face import topology as topo
+from talkcli.render.mouth import MouthModel, lips_without_teeth
 from talkcli.render.paste import PasteBack
 from talkcli.render.rig import FaceRig
 from talkcli.render.warp import MeshWarper, remap
@@ -23,6 +24,10 @@ from talkcli.render.warp import MeshWarper, remap
 # Head motion (pixels of the largest face-vertex displacement) at which the still layer has
 # fully switched from the photo to the inpainted background.
 REVEAL_PX = 1.5
+INNER_LIPS = topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER
+# Skull points around the mouth whose rigid motion carries the upper teeth: the mouth corners'
+# neighbourhood, the philtrum and the nose base.
+MOUTH_ANCHORS = [61, 291, 0, 2, 98, 327, 164, 17]
 
 
 def _inpaint_head(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
@@ -58,7 +63,10 @@ class FrameRenderer:
         size = crop.shape[0]
         self.rig = FaceRig.build(crop_landmarks, size, expression=expression)
         self.warper = MeshWarper(size, self.rig.triangles, map_scale=map_scale)
-        self.colours = MouthColours.from_reference(crop, crop_landmarks)
+        self.mouth = MouthModel(self.crop, crop_landmarks)
+        lm = np.asarray(crop_landmarks, np.float64)
+        self._clean_lips = lips_without_teeth(self.crop, lm) if self.mouth.photo_teeth else None
+        self._lip_box_idx = topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER
         self.paste = paste
         self.device = device
         self._torch_remap = None
@@ -77,7 +85,6 @@ class FrameRenderer:
                 person = np.zeros(self.crop.shape[:2], np.float32)
             self.matte = np.ascontiguousarray(head_matte(person, crop_landmarks))
             self.background = _inpaint_head(self.crop, self.matte)
-        self._photo_gap = float(np.max(self.rig._photo_gap))
 
     @property
     def output_shape(self) -> tuple[int, int]:
@@ -94,14 +101,22 @@ class FrameRenderer:
             return self.crop.copy()  # at rest the frame is the photo, bit for bit
         map_x, map_y = self.warper.backward_map(target, self.rig.source)
         frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, map_x, map_y)
-        # The interior is drawn only where the lips part wider than in the photo (whose own
-        # mouth the warp already shows).
-        from talkcli.face import topology as topo
-
-        gap = float(np.max(target[topo.LIPS_INNER_LOWER, 1] - target[topo.LIPS_INNER_UPPER, 1]))
-        strength = float(np.clip((gap - self._photo_gap) / (0.04 * self.rig.mouth_width), 0.0, 1.0))
+        # The interior fades in over the first pixel and a half that the inner lips move beyond the
+        # head's rigid motion: at rest the warp shows the photo's own mouth, bit for bit.
+        skull = self.rig.skull_affine(head, MOUTH_ANCHORS)
+        inner = self.rig.source[INNER_LIPS]
+        rigid_inner = inner @ skull[:, :2].T + skull[:, 2]
+        strength = float(np.clip(np.abs(target[INNER_LIPS] - rigid_inner).max() / 1.5, 0.0, 1.0))
+        if strength > 0 and self._clean_lips is not None:
+            # Lips sample the photo with the tooth specks along their inner edge filled in.
+            lips = target[self._lip_box_idx]
+            x0, y0 = np.maximum(np.floor(lips.min(axis=0)).astype(int) - 3, 0)
+            x1, y1 = np.minimum(np.ceil(lips.max(axis=0)).astype(int) + 4, frame.shape[1::-1])
+            clean = remap(self._clean_lips, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1])
+            frame[y0:y1, x0:x1] = cv2.addWeighted(clean, strength, frame[y0:y1, x0:x1], 1 - strength, 0.0)
         if strength > 0:
-            draw_mouth_interior(frame, target, float(mouth[0]), self.colours, self.rig.mouth_width, strength=strength)
+            chin = self.rig.source[topo.CHIN] @ skull[:, :2].T + skull[:, 2]
+            self.mouth.draw(frame, target, skull, target[topo.CHIN] - chin, strength=strength)
         if self.matte is None:
             return frame
         # Head layer over the still layer.

@@ -104,8 +104,10 @@ def _mouth_fields(face: np.ndarray, mouth_width: float, face_width: float) -> di
     pout = np.where(above, np.clip(-dv / upper_lip, 0, 1) * h_up, -np.clip(dv / lower_lip, 0, 1) * (1 - jaw)) * kx
     inner = set(topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER)
     free = np.array([i for i in range(topo.N_MESH) if i not in inner])
+    # Width changes spread further into the cheeks than the lip fields, so narrowing does not pinch.
+    k_wide = 1 - _smoothstep((np.abs(u) - 1) / 1.1)
     return {"u": np.clip(u, -1, 1), "above": above, "h_up": h_up, "h_lo": h_lo, "jaw": jaw, "lateral": lateral,
-            "k": kx * ky, "corner": corner, "pout": pout, "free": free}
+            "k": k_wide * ky, "corner": corner, "pout": pout, "free": free}
 
 
 def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int]) -> dict:
@@ -321,7 +323,10 @@ class FaceRig:
         # Width and corner lift, both absolute: rounding narrows to 72% of the relaxed width and
         # drops the smile; stretch widens.
         w_rest = W0 + e * (Wp - W0)
-        width = w_rest * (1 + 0.1 * stretch - 0.06 * jaw) + rnd * (0.72 * W0 - w_rest)
+        # On a smiling photo a rounded mouth keeps part of the smile's width: pulling the corners
+        # all the way in would pinch the cheeks into a pucker.
+        w_round = 0.72 * W0 + 0.4 * max(w_rest - W0, 0.0)
+        width = w_rest * (1 + 0.1 * stretch - 0.06 * jaw) + rnd * (w_round - w_rest)
         xscale = width / Wp
         lift_rest = self.neutral_lift + e * (self.photo_lift - self.neutral_lift)
         lift = lift_rest * (1 - rnd)
@@ -362,21 +367,10 @@ class FaceRig:
         No triangle folds over: where the deformation would flip one, the
         displacement is relaxed toward its neighbours' (see ``unfold``).
         """
-        yaw, pitch, roll, tx, ty = (float(v) for v in head)
         out = self.source.copy()
         face = np.column_stack([self.source[: self.n_face] + self.local_displacement(mouth, blink), self.depth])
-        if any((yaw, pitch, roll, tx, ty)):
-            ry, rp, rr = np.radians([yaw, pitch, roll])
-            cy_, sy_ = np.cos(ry), np.sin(ry)
-            cp, sp = np.cos(rp), np.sin(rp)
-            cr, sr = np.cos(rr), np.sin(rr)
-            rot_y = np.array([[cy_, 0, sy_], [0, 1, 0], [-sy_, 0, cy_]])
-            rot_x = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-            rot_z = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-            rot = rot_z @ rot_x @ rot_y
-            moved = (face - self.pivot) @ rot.T + self.pivot
-            moved[:, 0] += tx * self.face_width
-            moved[:, 1] += ty * self.face_width
+        if np.any(np.asarray(head, float) != 0):
+            moved = self.rigid(face, head)
             head_disp = moved[:, :2] - face[:, :2]
             out[: self.n_face] = moved[:, :2]
             for sl, parent, follow, room in zip(self.ring_slices, self.ring_parent, RING_FOLLOW, self._ring_room):
@@ -386,6 +380,32 @@ class FaceRig:
         else:
             out[: self.n_face] = face[:, :2]
         return self.unfold(out)
+
+    def rigid(self, points: np.ndarray, head: np.ndarray) -> np.ndarray:
+        """``(N, 3)`` crop points (x, y, depth) moved rigidly with the head (yaw, pitch, roll in
+        degrees; tx, ty in face widths): rotation about the head's pivot, then translation."""
+        yaw, pitch, roll, tx, ty = (float(v) for v in head)
+        ry, rp, rr = np.radians([yaw, pitch, roll])
+        cy_, sy_ = np.cos(ry), np.sin(ry)
+        cp, sp = np.cos(rp), np.sin(rp)
+        cr, sr = np.cos(rr), np.sin(rr)
+        rot_y = np.array([[cy_, 0, sy_], [0, 1, 0], [-sy_, 0, cy_]])
+        rot_x = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+        rot_z = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+        rot = rot_z @ rot_x @ rot_y
+        moved = (np.asarray(points, np.float64) - self.pivot) @ rot.T + self.pivot
+        moved[:, 0] += tx * self.face_width
+        moved[:, 1] += ty * self.face_width
+        return moved
+
+    def skull_affine(self, head: np.ndarray, idx: list[int]) -> np.ndarray:
+        """``(2, 3)`` affine (crop -> crop) that best follows the rigid head motion of the face
+        vertices ``idx``: how things fixed to the skull near them (upper teeth) move."""
+        src = np.column_stack([self.source[idx], self.depth[idx]])
+        dst = self.rigid(src, head)[:, :2]
+        a = np.column_stack([src[:, :2], np.ones(len(idx))])
+        m, *_ = np.linalg.lstsq(a, dst, rcond=None)
+        return m.T
 
     def folded(self, target: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
         """Indices (into ``fold_triangles``) of triangles whose orientation flips in ``target``.
