@@ -30,9 +30,10 @@ INNER_LIPS = topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER
 MOUTH_ANCHORS = [61, 291, 0, 2, 98, 327, 164, 17]
 
 
-def _inpaint_head(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
+def _inpaint_head(crop: np.ndarray, matte: np.ndarray, body: np.ndarray) -> np.ndarray:
     """The crop with the head region filled from its surroundings (at quarter size: only a thin
-    band along the silhouette is ever revealed)."""
+    band along the silhouette is ever revealed). Where the still body lies (the neck under the
+    jaw), the photo itself is kept: a chin that rises shows the photo's neck, not a smear."""
     import cv2
 
     s = crop.shape[0]
@@ -44,7 +45,9 @@ def _inpaint_head(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
     filled = cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)
     up = cv2.resize(filled, (s, s), interpolation=cv2.INTER_LINEAR)
     keep = (hole == 0)[..., None]
-    return np.where(keep, crop, up)
+    filled = np.where(keep, crop, up).astype(np.float32)
+    b = np.clip(body, 0, 1)[..., None]
+    return np.clip(filled + b * (crop - filled) + 0.5, 0, 255).astype(np.uint8)
 
 
 class FrameRenderer:
@@ -77,14 +80,14 @@ class FrameRenderer:
         self.matte = None
         self.background = None
         if person_matte is not False:
-            from talkcli.face.mask import head_matte
+            from talkcli.face.mask import body_matte, head_matte
             from talkcli.face.mask import person_matte as segment
 
             person = segment(self.crop) if person_matte is None else np.asarray(person_matte, np.float32)
             if person is None:
                 person = np.zeros(self.crop.shape[:2], np.float32)
             self.matte = np.ascontiguousarray(head_matte(person, crop_landmarks))
-            self.background = _inpaint_head(self.crop, self.matte)
+            self.background = _inpaint_head(self.crop, self.matte, body_matte(person, crop_landmarks))
 
     @property
     def output_shape(self) -> tuple[int, int]:
@@ -121,7 +124,10 @@ class FrameRenderer:
             return frame
         # Head layer over the still layer.
         alpha = cv2.remap(self.matte, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        moved = float(np.abs(target[:n] - self.rig.source[:n]).max())
+        # The background behind the head fades in with the head's own (rigid) motion; a moving jaw
+        # reveals nothing but the neck, which the still layer keeps as photographed.
+        oval = self.rig.source[topo.FACE_OVAL]
+        moved = float(np.abs(oval @ skull[:, :2].T + skull[:, 2] - oval).max())
         k = min(1.0, moved / REVEAL_PX)
         still = self.crop if k == 0 else cv2.addWeighted(self.background, k, self.crop, 1 - k, 0.0)
         return cv2.blendLinear(frame, still, alpha, 1.0 - alpha)

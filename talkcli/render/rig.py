@@ -173,6 +173,7 @@ class FaceRig:
     _fold_tris: np.ndarray | None = None
     _fold_sign: np.ndarray | None = None
     _area0: np.ndarray | None = None
+    _affine_fit: dict = field(default_factory=dict, repr=False)
     _movable: np.ndarray | None = None
 
     @classmethod
@@ -401,11 +402,14 @@ class FaceRig:
     def skull_affine(self, head: np.ndarray, idx: list[int]) -> np.ndarray:
         """``(2, 3)`` affine (crop -> crop) that best follows the rigid head motion of the face
         vertices ``idx``: how things fixed to the skull near them (upper teeth) move."""
-        src = np.column_stack([self.source[idx], self.depth[idx]])
-        dst = self.rigid(src, head)[:, :2]
-        a = np.column_stack([src[:, :2], np.ones(len(idx))])
-        m, *_ = np.linalg.lstsq(a, dst, rcond=None)
-        return m.T
+        key = tuple(idx)
+        if key not in self._affine_fit:
+            src = np.column_stack([self.source[idx], self.depth[idx]])
+            self._affine_fit[key] = (src, np.linalg.pinv(np.column_stack([src[:, :2], np.ones(len(idx))])))
+        src, pinv = self._affine_fit[key]
+        if not np.any(np.asarray(head, float) != 0):
+            return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        return (pinv @ self.rigid(src, head)[:, :2]).T
 
     def folded(self, target: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
         """Indices (into ``fold_triangles``) of triangles whose orientation flips in ``target``.
