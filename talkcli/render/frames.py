@@ -16,6 +16,7 @@ import numpy as np
 
 from talkcli.motion.generator import MotionBlock
 from talkcli.face import topology as topo
+from talkcli.render.eyes import EyeLayer
 from talkcli.render.mouth import MouthModel, lips_without_teeth
 from talkcli.render.paste import PasteBack
 from talkcli.render.rig import FaceRig
@@ -64,7 +65,11 @@ class FrameRenderer:
                  person_matte: np.ndarray | None | bool = None) -> None:
         self.crop = np.ascontiguousarray(crop)
         size = crop.shape[0]
-        self.rig = FaceRig.build(crop_landmarks, size, expression=expression)
+        from talkcli.face.glasses import has_glasses
+
+        self.glasses = has_glasses(self.crop, crop_landmarks)
+        self.rig = FaceRig.build(crop_landmarks, size, expression=expression, glasses=self.glasses)
+        self.eyes = EyeLayer(self.crop, crop_landmarks)
         self.warper = MeshWarper(size, self.rig.triangles, map_scale=map_scale)
         self.mouth = MouthModel(self.crop, crop_landmarks)
         lm = np.asarray(crop_landmarks, np.float64)
@@ -94,16 +99,25 @@ class FrameRenderer:
         """(height, width) of the frames this renderer produces."""
         return self.paste.shape if self.paste is not None else self.crop.shape[:2]
 
-    def render_crop(self, mouth: np.ndarray, blink: float, head: np.ndarray) -> np.ndarray:
-        """One ``(S, S, 3) uint8`` crop frame for one frame's parameters."""
+    def render_crop(self, mouth: np.ndarray, blink: float, head: np.ndarray, gaze: np.ndarray | None = None) -> np.ndarray:
+        """One ``(S, S, 3) uint8`` crop frame for one frame's parameters.
+
+        ``gaze``: optional ``(2,)`` iris offset in eye widths (x right, y down; 0.05-0.1 is a
+        glance), applied inside the eye openings.
+        """
         import cv2
 
         target = self.rig.target(mouth, blink, head)
         n = self.rig.n_face
-        if not np.any(target[:n] != self.rig.source[:n]):
+        gazing = gaze is not None and np.any(np.asarray(gaze) != 0)
+        if not gazing and not np.any(target[:n] != self.rig.source[:n]):
             return self.crop.copy()  # at rest the frame is the photo, bit for bit
         map_x, map_y = self.warper.backward_map(target, self.rig.source)
         frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, map_x, map_y)
+        if blink > 0:
+            self.eyes.draw_lids(frame, target, blink, map_x, map_y)
+        if gazing:
+            self.eyes.shift_gaze(frame, target, np.asarray(gaze, np.float64))
         # The interior fades in over the first pixel and a half that the inner lips move beyond the
         # head's rigid motion: at rest the warp shows the photo's own mouth, bit for bit.
         skull = self.rig.skull_affine(head, MOUTH_ANCHORS)
@@ -134,6 +148,7 @@ class FrameRenderer:
 
     def render_block(self, block: MotionBlock) -> Iterator[np.ndarray]:
         """The frames of one motion block, in order, each ``(H, W, 3) uint8`` RGB."""
+        gaze = getattr(block, "gaze", None)  # (n, 2) eye widths, when the motion provides it
         for j in range(block.n):
-            crop = self.render_crop(block.mouth[j], float(block.blink[j]), block.head[j])
+            crop = self.render_crop(block.mouth[j], float(block.blink[j]), block.head[j], None if gaze is None else gaze[j])
             yield self.paste.paste(crop) if self.paste is not None else crop

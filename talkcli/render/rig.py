@@ -32,6 +32,7 @@ FOLD_TOLERANCE = 0.1
 PROJECTION_SWEEPS = 40  # most sweeps of the per-triangle area projection (a few are typical)
 MIN_AREA_SHARE = 0.25  # a repaired triangle keeps at least this share of its photo area
 BORDER_POINTS_PER_SIDE = 8
+GLASSES_LID_SPREAD = 0.22  # lid skin band (eye widths) behind glasses: the rims above and below stay put
 
 
 def _signed_area(p: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -110,7 +111,7 @@ def _mouth_fields(face: np.ndarray, mouth_width: float, face_width: float) -> di
             "k": k_wide * ky, "corner": corner, "pout": pout, "free": free}
 
 
-def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int]) -> dict:
+def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int], spread: float = 0.45) -> dict:
     """Per-vertex weights of one eye's lid fields: the band of lid skin above the upper lid
     and below the lower one, column by column over the eye's width."""
     up, lo = np.asarray(upper), np.asarray(lower)
@@ -124,7 +125,7 @@ def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int]) -> dict:
     gap = np.maximum(yl - yu, 0.0)
     gap[0] = gap[-1] = 0.0
     width = max(x1 - x0, 1e-6)
-    band = 0.45 * width
+    band = spread * width
     x, y = face[:, 0], face[:, 1]
     y_up = np.interp(x, grid, yu)
     y_lo = np.interp(x, grid, yl)
@@ -177,11 +178,12 @@ class FaceRig:
     _movable: np.ndarray | None = None
 
     @classmethod
-    def build(cls, landmarks: np.ndarray, size: int, expression: float = 1.0) -> "FaceRig":
+    def build(cls, landmarks: np.ndarray, size: int, expression: float = 1.0, glasses: bool = False) -> "FaceRig":
         """``landmarks``: ``(478, 3)`` in crop pixels (``CropGeometry.to_crop``).
 
         ``expression`` in 0..1: how much of the photo's own mouth expression (smile,
-        parted lips) is kept at rest; 1 keeps the photo as it is.
+        parted lips) is kept at rest; 1 keeps the photo as it is. ``glasses``: the photo shows
+        glasses (``face.glasses``); the lid fields then stay inside the frames' rims.
         """
         from talkcli.face.expression import estimate_expression
 
@@ -235,7 +237,7 @@ class FaceRig:
         face_width = float(oval[:, 0].max() - oval[:, 0].min())
 
         fields = _mouth_fields(face, mouth_width, face_width)
-        eyes = tuple(_eye_fields(face, upper, lower) for upper, lower in
+        eyes = tuple(_eye_fields(face, upper, lower, GLASSES_LID_SPREAD if glasses else 0.45) for upper, lower in
                      ((topo.EYE_A_UPPER, topo.EYE_A_LOWER), (topo.EYE_B_UPPER, topo.EYE_B_LOWER)))
 
         ex = estimate_expression(lm)
