@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BRIDGE_TO_CHEEK = 1.8  # strongest bridge row / cheek texture above which frames are assumed
+BRIDGE_TO_CHEEK = 1.4  # strongest bridge row / cheek texture above which frames are assumed
 BRIDGE_PEAK = 2.5  # ... and that row must stand out from the other bridge rows by this factor
 
 

@@ -84,8 +84,9 @@ class EyeLayer:
             ys = np.arange(y0, y1, dtype=np.float64)[:, None]
             t = edge[None, :] - ys  # distance above the lid edge
             H = np.maximum(height, 1e-3)[None, :]
-            alpha = np.clip(t + 0.5, 0, 1) * (1 - _smoothstep((t - 0.35 * H) / (0.65 * H))) * (height > 0.3)[None, :]
-            # Lid skin: the photo's skin just above the covered band, continued downward.
+            alpha = np.clip(t + 2.0, 0, 1) * (1 - _smoothstep((t - 0.35 * H) / (0.65 * H))) * (height > 0.3)[None, :]
+            # Lid skin (down to 1.5 px past the edge, over the lower lid margin): the photo's skin
+            # just above the covered band, continued downward.
             ti = np.clip(np.round(top).astype(int), 0, h - 1)
             sx = map_x[ti, np.arange(x0, x1)].astype(np.float64)
             sy = map_y[ti, np.arange(x0, x1)].astype(np.float64)

@@ -110,8 +110,11 @@ class FrameRenderer:
         target = self.rig.target(mouth, blink, head)
         n = self.rig.n_face
         gazing = gaze is not None and np.any(np.asarray(gaze) != 0)
-        if not gazing and not np.any(target[:n] != self.rig.source[:n]):
-            return self.crop.copy()  # at rest the frame is the photo, bit for bit
+        if not np.any(target[:n] != self.rig.source[:n]):
+            frame = self.crop.copy()  # at rest the frame is the photo, bit for bit
+            if gazing:
+                self.eyes.shift_gaze(frame, target, np.asarray(gaze, np.float64))
+            return frame
         map_x, map_y = self.warper.backward_map(target, self.rig.source)
         frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, map_x, map_y)
         if blink > 0:
