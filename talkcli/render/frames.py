@@ -58,11 +58,15 @@ class FrameRenderer:
     at rest (1: as photographed; 0: relaxed, lips closed). ``person_matte``:
     an ``(S, S) float32`` matte of the person in the crop (``face.mask.person_matte``);
     None computes it, False turns the layered composite off (the whole crop is warped).
+    ``extra_refs``: other photos of the same person as ``(image (H, W, 3) uint8, landmarks
+    (478, 2+) in that image's pixels)``, e.g. their own crops; the first that shows teeth
+    supplies the mouth's teeth when this crop shows none. The first photo is the one animated.
     """
 
     def __init__(self, crop: np.ndarray, crop_landmarks: np.ndarray, *, map_scale: float = 0.5,
                  paste: PasteBack | None = None, device: str = "cpu", expression: float = 1.0,
-                 person_matte: np.ndarray | None | bool = None) -> None:
+                 person_matte: np.ndarray | None | bool = None,
+                 extra_refs: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.crop = np.ascontiguousarray(crop)
         size = crop.shape[0]
         from talkcli.face.glasses import has_glasses
@@ -71,9 +75,22 @@ class FrameRenderer:
         self.rig = FaceRig.build(crop_landmarks, size, expression=expression, glasses=self.glasses)
         self.eyes = EyeLayer(self.crop, crop_landmarks)
         self.warper = MeshWarper(size, self.rig.triangles, map_scale=map_scale)
-        self.mouth = MouthModel(self.crop, crop_landmarks)
+        self.teeth_ref = None  # index into extra_refs of the photo the teeth come from
+        teeth_source = None
+        from talkcli.render.mouth import photo_shows_teeth
+
+        if extra_refs and not photo_shows_teeth(self.crop, crop_landmarks):
+            from talkcli.face.align import align_to
+
+            for i, (image, landmarks) in enumerate(extra_refs):
+                aligned = align_to(self.crop, crop_landmarks, np.asarray(image), np.asarray(landmarks))
+                if photo_shows_teeth(*aligned):
+                    teeth_source, self.teeth_ref = aligned, i
+                    break
+        self.mouth = MouthModel(self.crop, crop_landmarks, teeth_source=teeth_source)
         lm = np.asarray(crop_landmarks, np.float64)
-        self._clean_lips = lips_without_teeth(self.crop, lm) if self.mouth.photo_teeth else None
+        own_teeth = self.mouth.photo_teeth and self.teeth_ref is None
+        self._clean_lips = lips_without_teeth(self.crop, lm) if own_teeth else None
         self._lip_box_idx = topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER
         self.paste = paste
         self.device = device

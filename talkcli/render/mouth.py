@@ -179,12 +179,12 @@ class MouthModel:
         coarse = float(np.std(gray - cv2.GaussianBlur(gray, (0, 0), 3.0)))
         detail = fine / max(coarse, 1e-6)  # ~0.1 on soft, upscaled photos; 0.3-0.5 on sharp ones
         self.softness = 0.6 + 2.0 * float(np.clip((0.25 - detail) / 0.15, 0, 1)) * size / 512
-        self.photo_teeth = False
+        self.photo_teeth = False  # the arches come from a photo (this one or teeth_source)
         src = None
-        if teeth_source is not None and not _shows_teeth(crop, lm, self.colours):
-            src = teeth_source
-        elif _shows_teeth(crop, lm, self.colours):
+        if _shows_teeth(crop, lm, self.colours):
             src = (crop, lm)
+        elif teeth_source is not None:
+            src = teeth_source
         if src is not None:
             up_rgb, a_up, lo_rgb, a_lo = _photo_arches(src[0], np.asarray(src[1], np.float64)[:, :2], X, Y,
                                                        (up_rgb, a_up, lo_rgb, a_lo))
@@ -251,6 +251,13 @@ class MouthModel:
         a = (alpha.astype(np.float32) * (strength / 255.0))[..., None]
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         frame[y0:y1, x0:x1] = np.clip(roi + a * (layer - roi) + 0.5, 0, 255).astype(np.uint8)
+
+
+def photo_shows_teeth(crop: np.ndarray, landmarks: np.ndarray) -> bool:
+    """True when the photo's mouth is open on visible teeth (``(S, S, 3) uint8`` crop and its
+    ``(478, 2+)`` landmarks)."""
+    lm = np.asarray(landmarks, np.float64)[:, :2]
+    return _shows_teeth(crop, lm, MouthColours.from_reference(crop, lm))
 
 
 def _shows_teeth(crop: np.ndarray, lm: np.ndarray, colours: MouthColours) -> bool:

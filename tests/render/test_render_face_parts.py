@@ -169,3 +169,21 @@ def test_the_neck_below_the_jaw_stays_the_photo_while_the_jaw_opens(hopper_crop)
     assert chin[1] - lm[topo.CHIN, 1] > 3  # the chin did drop
     below = int(np.ceil(chin[1] + 0.1 * _face_width(lm)))
     np.testing.assert_array_equal(frame[below:], crop[below:])
+
+
+def test_an_extra_reference_that_shows_teeth_supplies_them(smiling_photo, hopper_crop):
+    _, _, crop, lm = hopper_crop
+    img, lm_teeth = smiling_photo
+    plain = FrameRenderer(crop, lm, person_matte=False, extra_refs=[(crop, lm)])
+    assert plain.teeth_ref is None and not plain.mouth.photo_teeth  # no teeth anywhere: synthetic
+    r = FrameRenderer(crop, lm, person_matte=False, extra_refs=[(crop, lm), (img, lm_teeth)])
+    assert r.teeth_ref == 1 and r.mouth.photo_teeth
+    mouth = np.array([1.0, 0.0, 0.0, 0.0])
+    t = r.rig.target(mouth, 0.0, ZERO_HEAD)
+    x = int(round(t[13, 0]))
+    y = int(round(lm_teeth[13, 1])) + 3
+    got = r.render_crop(mouth, 0.0, ZERO_HEAD)[y - 1 : y + 2, x - 3 : x + 4].reshape(-1, 3).astype(np.float64)
+    synthetic = plain.render_crop(mouth, 0.0, ZERO_HEAD)[y - 1 : y + 2, x - 3 : x + 4].reshape(-1, 3).astype(np.float64)
+    assert np.mean(got[:, 2] - got[:, 0]) > 10 > np.mean(synthetic[:, 2] - synthetic[:, 0])
+    # The animated photo is still the first one.
+    np.testing.assert_array_equal(r.render_crop(np.zeros(4), 0.0, ZERO_HEAD), crop)
