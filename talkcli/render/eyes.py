@@ -105,6 +105,18 @@ class EyeLayer:
             roi += lash_a[..., None] * (eye["lash"] - roi)
             frame[y0:y1, x0:x1] = np.clip(roi + 0.5, 0, 255).astype(np.uint8)
 
+    def covered(self, target: np.ndarray, blink: float, gazing: bool) -> list[np.ndarray]:
+        """Polygons (crop pixels) that ``draw_lids`` and ``shift_gaze`` may paint for a frame."""
+        out = []
+        for eye in self.eyes:
+            up, lo = target[eye["upper"]], target[eye["lower"]]
+            if blink > 0:
+                lift = blink * 0.85 * eye["gap"] + LASH_BAND * eye["ew"]
+                out.append(np.concatenate([up - np.column_stack([np.zeros(len(up)), lift]), (lo + [0, 2.0])[::-1]]))
+            elif gazing:
+                out.append(np.concatenate([up, lo[::-1]]))
+        return out
+
     def shift_gaze(self, frame: np.ndarray, target: np.ndarray, offset: np.ndarray) -> None:
         """Move the irises by ``offset`` ``(2,)`` eye widths (x right, y down) inside the eye
         openings of ``frame`` (in place); the lids and skin do not move."""

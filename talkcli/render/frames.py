@@ -95,6 +95,7 @@ class FrameRenderer:
         self.paste = paste
         self.device = device
         self._torch_remap = None
+        self._aux: dict | None = None  # what paste-back needs of the last crop frame
         if device != "cpu":
             from talkcli.render.device import TorchRemap
 
@@ -127,10 +128,16 @@ class FrameRenderer:
         target = self.rig.target(mouth, blink, head)
         n = self.rig.n_face
         gazing = gaze is not None and np.any(np.asarray(gaze) != 0)
+        detail = self.paste is not None and self.paste.detail
         if not np.any(target[:n] != self.rig.source[:n]):
             frame = self.crop.copy()  # at rest the frame is the photo, bit for bit
+            self._aux = {"rest": not gazing}
             if gazing:
                 self.eyes.shift_gaze(frame, target, np.asarray(gaze, np.float64))
+                if detail:
+                    ident = self.warper.identity
+                    self._aux = {"map_x": ident[0], "map_y": ident[1], "alpha": None,
+                                 "layers": self._layers(target, 0.0, 0.0, True)}
             return frame
         map_x, map_y = self.warper.backward_map(target, self.rig.source)
         frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, map_x, map_y)
@@ -154,6 +161,8 @@ class FrameRenderer:
         if strength > 0:
             chin = self.rig.source[topo.CHIN] @ skull[:, :2].T + skull[:, 2]
             self.mouth.draw(frame, target, skull, target[topo.CHIN] - chin, strength=strength)
+        self._aux = {"map_x": map_x, "map_y": map_y, "alpha": None,
+                     "layers": self._layers(target, strength, blink, gazing) if detail else None}
         if self.matte is None:
             return frame
         # Head layer over the still layer.
@@ -164,11 +173,27 @@ class FrameRenderer:
         moved = float(np.abs(oval @ skull[:, :2].T + skull[:, 2] - oval).max())
         k = min(1.0, moved / REVEAL_PX)
         still = self.crop if k == 0 else cv2.addWeighted(self.background, k, self.crop, 1 - k, 0.0)
+        self._aux["alpha"] = alpha
         return cv2.blendLinear(frame, still, alpha, 1.0 - alpha)
+
+    def _layers(self, target: np.ndarray, mouth: float, blink: float, gazing: bool) -> np.ndarray:
+        """``(S, S) float32``: where drawn layers (mouth interior, lids, moved irises) cover the
+        warp, for paste-back's full-resolution detail to leave alone."""
+        import cv2
+
+        size = self.crop.shape[0]
+        out = np.zeros((size, size), np.float32)
+        polys = []
+        if mouth > 0:
+            polys.append((np.concatenate([target[topo.LIPS_INNER_UPPER], target[topo.LIPS_INNER_LOWER[::-1]]]), mouth))
+        polys += [(p, 1.0) for p in self.eyes.covered(target, blink, gazing)]
+        for poly, value in polys:
+            cv2.fillPoly(out, [np.round(poly * 4).astype(np.int32)], float(value), lineType=cv2.LINE_AA, shift=2)
+        return cv2.dilate(out, np.ones((5, 5), np.uint8)) if polys else out
 
     def render_block(self, block: MotionBlock) -> Iterator[np.ndarray]:
         """The frames of one motion block, in order, each ``(H, W, 3) uint8`` RGB."""
         gaze = getattr(block, "gaze", None)  # (n, 2) eye widths, when the motion provides it
         for j in range(block.n):
             crop = self.render_crop(block.mouth[j], float(block.blink[j]), block.head[j], None if gaze is None else gaze[j])
-            yield self.paste.paste(crop) if self.paste is not None else crop
+            yield self.paste.paste(crop, self._aux) if self.paste is not None else crop
