@@ -172,7 +172,7 @@ class FrameRenderer:
         oval = self.rig.source[topo.FACE_OVAL]
         moved = float(np.abs(oval @ skull[:, :2].T + skull[:, 2] - oval).max())
         k = min(1.0, moved / REVEAL_PX)
-        still = self.crop if k == 0 else cv2.addWeighted(self.background, k, self.crop, 1 - k, 0.0)
+        still = self.crop if k == 0 else self.background if k >= 1 else cv2.addWeighted(self.background, k, self.crop, 1 - k, 0.0)
         self._aux["alpha"] = alpha
         return cv2.blendLinear(frame, still, alpha, 1.0 - alpha)
 

@@ -106,9 +106,11 @@ def _mouth_fields(face: np.ndarray, mouth_width: float, face_width: float) -> di
     inner = set(topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER)
     free = np.array([i for i in range(topo.N_MESH) if i not in inner])
     # Width changes spread further into the cheeks than the lip fields, so narrowing does not pinch.
+    # Sideways it spreads further, but not up to the nose wings (which stay where they are).
     k_wide = 1 - _smoothstep((np.abs(u) - 1) / 1.1)
+    ky_h = 1 - _smoothstep((np.abs(dv) - 0.2) / 0.3)
     return {"u": np.clip(u, -1, 1), "above": above, "h_up": h_up, "h_lo": h_lo, "jaw": jaw, "lateral": lateral,
-            "k": k_wide * ky, "corner": corner, "pout": pout, "free": free}
+            "k": k_wide * ky_h, "corner": corner, "pout": pout, "free": free}
 
 
 def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int], spread: float = 0.45) -> dict:
@@ -328,7 +330,7 @@ class FaceRig:
         w_rest = W0 + e * (Wp - W0)
         # On a smiling photo a rounded mouth keeps part of the smile's width: pulling the corners
         # all the way in would pinch the cheeks into a pucker.
-        w_round = 0.72 * W0 + 0.4 * max(w_rest - W0, 0.0)
+        w_round = max(0.72 * W0, min(0.85 * w_rest, 0.72 * W0 + 1.4 * (w_rest - W0)))
         width = w_rest * (1 + 0.1 * stretch - 0.06 * jaw) + rnd * (w_round - w_rest)
         xscale = width / Wp
         lift_rest = self.neutral_lift + e * (self.photo_lift - self.neutral_lift)
@@ -513,7 +515,7 @@ class FaceRig:
             disp[hit] = 0.5 * disp[hit] + 0.5 * acc[hit] / cnt[hit, None]
             # Then smooth one ring around them so the correction does not fold the next triangle.
             ring = ((adj @ hit.astype(np.float64)) > 0) & self._movable & ~hit
-            disp[ring] = 0.5 * disp[ring] + 0.5 * (adj[ring] @ disp)
+            disp[ring] = 0.5 * disp[ring] + 0.5 * (adj @ disp)[ring]
             target = self.source + disp
             bad = self.folded(target, FOLD_TOLERANCE)
             if len(bad) < best_n:

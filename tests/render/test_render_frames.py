@@ -177,4 +177,4 @@ def test_large_photo_keeps_its_sharpness_inside_the_paste(landmarker, hopper_cro
         lap = lambda im: float(np.std(cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)[inside]))  # noqa: E731
         grain[detail] = lap(moving) / lap(paste.photo)
     assert grain[False] < 0.6, grain
-    assert grain[True] > 0.85, grain
+    assert grain[True] > 0.8, grain
