@@ -30,13 +30,50 @@ def person_matte(rgb: np.ndarray) -> np.ndarray | None:
     return np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
 
 
+def jaw_fade(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
+    """``(H, W) float32``: 1 above the line where the head layer ends, 0 below it.
+
+    Under the face the line follows the jaw: the head layer fades out over 0.02-0.08 face
+    widths below the jaw outline, so a dropping chin covers the neck with a soft edge rather
+    than dragging a band of stretched neck over the photo's own neck. Beside the jaw (hair,
+    ears) it fades out later, 0.15 face widths below the chin, as the hair there moves with
+    the head.
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    oval = pts[topo.FACE_OVAL]
+    face_w = float(oval[:, 0].max() - oval[:, 0].min())
+    chin_y = float(pts[topo.CHIN, 1])
+    low = oval[oval[:, 1] > oval[:, 1].mean()]
+    order = np.argsort(low[:, 0])
+    xs = np.arange(shape[1], dtype=np.float64)
+    jaw_y = np.interp(xs, low[order, 0], low[order, 1])
+    # Under the jaw (between the jaw angles), blending out to the chin-level fade beside it.
+    x_a, x_b = sorted((float(pts[172, 0]), float(pts[397, 0])))
+    under = 1.0 - _smoothstep(np.maximum(x_a - xs, xs - x_b) / (0.1 * face_w))
+    start = under * (jaw_y + 0.02 * face_w) + (1 - under) * chin_y
+    length = under * 0.06 * face_w + (1 - under) * 0.15 * face_w
+    ys = np.arange(shape[0], dtype=np.float64)[:, None]
+    fade = 1.0 - _smoothstep((ys - start[None, :]) / length[None, :])
+    return fade.astype(np.float32)
+
+
+def _smoothstep(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def body_matte(person: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``(H, W) float32``: the part of the person that stays still (neck, shoulders, collar)."""
+    return (person * (1.0 - jaw_fade(person.shape, landmarks))).astype(np.float32)
+
+
 def head_matte(person: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """``(H, W) float32``: the part of the person that moves with the head.
 
     ``person``: the person matte (zeros when there is none: then only the face
-    outline moves). The union of the matte and the face outline is kept down to the chin and fades out over the
-    following 0.15 face widths, so the neck and collar below belong to the
-    still body layer and the dropping chin covers them.
+    outline moves). The union of the matte and the face outline, cut below the jaw
+    (``jaw_fade``): the neck and collar belong to the still body layer and the dropping
+    chin covers them.
     """
     import cv2
 
@@ -50,8 +87,4 @@ def head_matte(person: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     cv2.fillPoly(face, [np.round(grown).astype(np.int32)], 255)
     face_f = cv2.GaussianBlur(face.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.01 * face_w))
     matte = np.maximum(person, face_f)
-    chin_y = float(pts[topo.CHIN, 1])
-    ys = np.arange(shape[0], dtype=np.float32)[:, None]
-    t = np.clip((ys - chin_y) / (0.15 * face_w), 0.0, 1.0)
-    fade = 1.0 - t * t * (3 - 2 * t)
-    return (matte * fade).astype(np.float32)
+    return (matte * jaw_fade(shape, landmarks)).astype(np.float32)

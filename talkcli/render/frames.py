@@ -15,7 +15,9 @@ from typing import Iterator
 import numpy as np
 
 from talkcli.motion.generator import MotionBlock
-from talkcli.render.mouth import MouthColours, draw_mouth_interior
+from talkcli.face import topology as topo
+from talkcli.render.eyes import EyeLayer
+from talkcli.render.mouth import MouthModel, lips_without_teeth
 from talkcli.render.paste import PasteBack
 from talkcli.render.rig import FaceRig
 from talkcli.render.warp import MeshWarper, remap
@@ -23,11 +25,16 @@ from talkcli.render.warp import MeshWarper, remap
 # Head motion (pixels of the largest face-vertex displacement) at which the still layer has
 # fully switched from the photo to the inpainted background.
 REVEAL_PX = 1.5
+INNER_LIPS = topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER
+# Skull points around the mouth whose rigid motion carries the upper teeth: the mouth corners'
+# neighbourhood, the philtrum and the nose base.
+MOUTH_ANCHORS = [61, 291, 0, 2, 98, 327, 164, 17]
 
 
-def _inpaint_head(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
+def _inpaint_head(crop: np.ndarray, matte: np.ndarray, body: np.ndarray) -> np.ndarray:
     """The crop with the head region filled from its surroundings (at quarter size: only a thin
-    band along the silhouette is ever revealed)."""
+    band along the silhouette is ever revealed). Where the still body lies (the neck under the
+    jaw), the photo itself is kept: a chin that rises shows the photo's neck, not a smear."""
     import cv2
 
     s = crop.shape[0]
@@ -39,7 +46,9 @@ def _inpaint_head(crop: np.ndarray, matte: np.ndarray) -> np.ndarray:
     filled = cv2.inpaint(img, m, 3, cv2.INPAINT_TELEA)
     up = cv2.resize(filled, (s, s), interpolation=cv2.INTER_LINEAR)
     keep = (hole == 0)[..., None]
-    return np.where(keep, crop, up)
+    filled = np.where(keep, crop, up).astype(np.float32)
+    b = np.clip(body, 0, 1)[..., None]
+    return np.clip(filled + b * (crop - filled) + 0.5, 0, 255).astype(np.uint8)
 
 
 class FrameRenderer:
@@ -49,19 +58,44 @@ class FrameRenderer:
     at rest (1: as photographed; 0: relaxed, lips closed). ``person_matte``:
     an ``(S, S) float32`` matte of the person in the crop (``face.mask.person_matte``);
     None computes it, False turns the layered composite off (the whole crop is warped).
+    ``extra_refs``: other photos of the same person as ``(image (H, W, 3) uint8, landmarks
+    (478, 2+) in that image's pixels)``, e.g. their own crops; the first that shows teeth
+    supplies the mouth's teeth when this crop shows none. The first photo is the one animated.
     """
 
     def __init__(self, crop: np.ndarray, crop_landmarks: np.ndarray, *, map_scale: float = 0.5,
                  paste: PasteBack | None = None, device: str = "cpu", expression: float = 1.0,
-                 person_matte: np.ndarray | None | bool = None) -> None:
+                 person_matte: np.ndarray | None | bool = None,
+                 extra_refs: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.crop = np.ascontiguousarray(crop)
         size = crop.shape[0]
-        self.rig = FaceRig.build(crop_landmarks, size, expression=expression)
+        from talkcli.face.glasses import has_glasses
+
+        self.glasses = has_glasses(self.crop, crop_landmarks)
+        self.rig = FaceRig.build(crop_landmarks, size, expression=expression, glasses=self.glasses)
+        self.eyes = EyeLayer(self.crop, crop_landmarks)
         self.warper = MeshWarper(size, self.rig.triangles, map_scale=map_scale)
-        self.colours = MouthColours.from_reference(crop, crop_landmarks)
+        self.teeth_ref = None  # index into extra_refs of the photo the teeth come from
+        teeth_source = None
+        from talkcli.render.mouth import photo_shows_teeth
+
+        if extra_refs and not photo_shows_teeth(self.crop, crop_landmarks):
+            from talkcli.face.align import align_to
+
+            for i, (image, landmarks) in enumerate(extra_refs):
+                aligned = align_to(self.crop, crop_landmarks, np.asarray(image), np.asarray(landmarks))
+                if photo_shows_teeth(*aligned):
+                    teeth_source, self.teeth_ref = aligned, i
+                    break
+        self.mouth = MouthModel(self.crop, crop_landmarks, teeth_source=teeth_source)
+        lm = np.asarray(crop_landmarks, np.float64)
+        own_teeth = self.mouth.photo_teeth and self.teeth_ref is None
+        self._clean_lips = lips_without_teeth(self.crop, lm) if own_teeth else None
+        self._lip_box_idx = topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER
         self.paste = paste
         self.device = device
         self._torch_remap = None
+        self._aux: dict | None = None  # what paste-back needs of the last crop frame
         if device != "cpu":
             from talkcli.render.device import TorchRemap
 
@@ -69,50 +103,97 @@ class FrameRenderer:
         self.matte = None
         self.background = None
         if person_matte is not False:
-            from talkcli.face.mask import head_matte
+            from talkcli.face.mask import body_matte, head_matte
             from talkcli.face.mask import person_matte as segment
 
             person = segment(self.crop) if person_matte is None else np.asarray(person_matte, np.float32)
             if person is None:
                 person = np.zeros(self.crop.shape[:2], np.float32)
             self.matte = np.ascontiguousarray(head_matte(person, crop_landmarks))
-            self.background = _inpaint_head(self.crop, self.matte)
-        self._photo_gap = float(np.max(self.rig._photo_gap))
+            self.background = _inpaint_head(self.crop, self.matte, body_matte(person, crop_landmarks))
 
     @property
     def output_shape(self) -> tuple[int, int]:
         """(height, width) of the frames this renderer produces."""
         return self.paste.shape if self.paste is not None else self.crop.shape[:2]
 
-    def render_crop(self, mouth: np.ndarray, blink: float, head: np.ndarray) -> np.ndarray:
-        """One ``(S, S, 3) uint8`` crop frame for one frame's parameters."""
+    def render_crop(self, mouth: np.ndarray, blink: float, head: np.ndarray, gaze: np.ndarray | None = None) -> np.ndarray:
+        """One ``(S, S, 3) uint8`` crop frame for one frame's parameters.
+
+        ``gaze``: optional ``(2,)`` iris offset in eye widths (x right, y down; 0.05-0.1 is a
+        glance), applied inside the eye openings.
+        """
         import cv2
 
         target = self.rig.target(mouth, blink, head)
         n = self.rig.n_face
+        gazing = gaze is not None and np.any(np.asarray(gaze) != 0)
+        detail = self.paste is not None and self.paste.detail
         if not np.any(target[:n] != self.rig.source[:n]):
-            return self.crop.copy()  # at rest the frame is the photo, bit for bit
+            frame = self.crop.copy()  # at rest the frame is the photo, bit for bit
+            self._aux = {"rest": not gazing}
+            if gazing:
+                self.eyes.shift_gaze(frame, target, np.asarray(gaze, np.float64))
+                if detail:
+                    ident = self.warper.identity
+                    self._aux = {"map_x": ident[0], "map_y": ident[1], "alpha": None,
+                                 "layers": self._layers(target, 0.0, 0.0, True)}
+            return frame
         map_x, map_y = self.warper.backward_map(target, self.rig.source)
         frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, map_x, map_y)
-        # The interior is drawn only where the lips part wider than in the photo (whose own
-        # mouth the warp already shows).
-        from talkcli.face import topology as topo
-
-        gap = float(np.max(target[topo.LIPS_INNER_LOWER, 1] - target[topo.LIPS_INNER_UPPER, 1]))
-        strength = float(np.clip((gap - self._photo_gap) / (0.04 * self.rig.mouth_width), 0.0, 1.0))
+        if blink > 0:
+            self.eyes.draw_lids(frame, target, blink, map_x, map_y)
+        if gazing:
+            self.eyes.shift_gaze(frame, target, np.asarray(gaze, np.float64))
+        # The interior fades in over the first pixel and a half that the inner lips move beyond the
+        # head's rigid motion: at rest the warp shows the photo's own mouth, bit for bit.
+        skull = self.rig.skull_affine(head, MOUTH_ANCHORS)
+        inner = self.rig.source[INNER_LIPS]
+        rigid_inner = inner @ skull[:, :2].T + skull[:, 2]
+        strength = float(np.clip(np.abs(target[INNER_LIPS] - rigid_inner).max() / 1.5, 0.0, 1.0))
+        if strength > 0 and self._clean_lips is not None:
+            # Lips sample the photo with the tooth specks along their inner edge filled in.
+            lips = target[self._lip_box_idx]
+            x0, y0 = np.maximum(np.floor(lips.min(axis=0)).astype(int) - 3, 0)
+            x1, y1 = np.minimum(np.ceil(lips.max(axis=0)).astype(int) + 4, frame.shape[1::-1])
+            clean = remap(self._clean_lips, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1])
+            frame[y0:y1, x0:x1] = cv2.addWeighted(clean, strength, frame[y0:y1, x0:x1], 1 - strength, 0.0)
         if strength > 0:
-            draw_mouth_interior(frame, target, float(mouth[0]), self.colours, self.rig.mouth_width, strength=strength)
+            chin = self.rig.source[topo.CHIN] @ skull[:, :2].T + skull[:, 2]
+            self.mouth.draw(frame, target, skull, target[topo.CHIN] - chin, strength=strength)
+        self._aux = {"map_x": map_x, "map_y": map_y, "alpha": None,
+                     "layers": self._layers(target, strength, blink, gazing) if detail else None}
         if self.matte is None:
             return frame
         # Head layer over the still layer.
         alpha = cv2.remap(self.matte, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        moved = float(np.abs(target[:n] - self.rig.source[:n]).max())
+        # The background behind the head fades in with the head's own (rigid) motion; a moving jaw
+        # reveals nothing but the neck, which the still layer keeps as photographed.
+        oval = self.rig.source[topo.FACE_OVAL]
+        moved = float(np.abs(oval @ skull[:, :2].T + skull[:, 2] - oval).max())
         k = min(1.0, moved / REVEAL_PX)
-        still = self.crop if k == 0 else cv2.addWeighted(self.background, k, self.crop, 1 - k, 0.0)
+        still = self.crop if k == 0 else self.background if k >= 1 else cv2.addWeighted(self.background, k, self.crop, 1 - k, 0.0)
+        self._aux["alpha"] = alpha
         return cv2.blendLinear(frame, still, alpha, 1.0 - alpha)
+
+    def _layers(self, target: np.ndarray, mouth: float, blink: float, gazing: bool) -> np.ndarray:
+        """``(S, S) float32``: where drawn layers (mouth interior, lids, moved irises) cover the
+        warp, for paste-back's full-resolution detail to leave alone."""
+        import cv2
+
+        size = self.crop.shape[0]
+        out = np.zeros((size, size), np.float32)
+        polys = []
+        if mouth > 0:
+            polys.append((np.concatenate([target[topo.LIPS_INNER_UPPER], target[topo.LIPS_INNER_LOWER[::-1]]]), mouth))
+        polys += [(p, 1.0) for p in self.eyes.covered(target, blink, gazing)]
+        for poly, value in polys:
+            cv2.fillPoly(out, [np.round(poly * 4).astype(np.int32)], float(value), lineType=cv2.LINE_AA, shift=2)
+        return cv2.dilate(out, np.ones((5, 5), np.uint8)) if polys else out
 
     def render_block(self, block: MotionBlock) -> Iterator[np.ndarray]:
         """The frames of one motion block, in order, each ``(H, W, 3) uint8`` RGB."""
+        gaze = getattr(block, "gaze", None)  # (n, 2) eye widths, when the motion provides it
         for j in range(block.n):
-            crop = self.render_crop(block.mouth[j], float(block.blink[j]), block.head[j])
-            yield self.paste.paste(crop) if self.paste is not None else crop
+            crop = self.render_crop(block.mouth[j], float(block.blink[j]), block.head[j], None if gaze is None else gaze[j])
+            yield self.paste.paste(crop, self._aux) if self.paste is not None else crop

@@ -1,10 +1,21 @@
-"""Paste rendered crops back into the full photo with a feathered edge."""
+"""Paste rendered crops back into the full photo with a feathered edge.
+
+When the photo is sharper than the crop (a large photo: more than ~1.05 photo
+pixels per crop pixel), the pasted crop alone would be a soft disc in a sharp
+photo. The crop then supplies only the low frequencies; the fine detail comes
+from the photo itself at full resolution, warped by the crop's own backward
+map carried over to photo pixels (on the moving head), or as photographed
+(on the still layer), so sharpness is the same inside and outside the feather.
+Drawn layers (mouth interior, lids) keep the crop's own content.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from talkcli.face.crop import CropGeometry
+
+DETAIL_BELOW_SCALE = 0.95  # crop pixels per photo pixel below which full-resolution detail is added
 
 
 def even_size(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -48,20 +59,54 @@ class PasteBack:
             self._alpha = np.ascontiguousarray(alpha)
         else:
             self._alpha = None
+        # Full-resolution detail for photos sharper than the crop.
+        self.detail = self._alpha is not None and geometry.scale < DETAIL_BELOW_SCALE
+        if self.detail:
+            gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+            mat = geometry.matrix
+            self._cx = (mat[0, 0] * gx + mat[0, 1] * gy + mat[0, 2]).astype(np.float32)
+            self._cy = (mat[1, 0] * gx + mat[1, 1] * gy + mat[1, 2]).astype(np.float32)
+            self._sigma = 0.5 / geometry.scale
+            roi = self.photo[y0:y1, x0:x1].astype(np.float32)
+            self._photo_detail = roi - cv2.GaussianBlur(roi, (0, 0), self._sigma)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.photo.shape[:2]
 
-    def paste(self, crop_frame: np.ndarray) -> np.ndarray:
-        """The full photo with ``crop_frame`` blended in, ``(H, W, 3) uint8``."""
+    def paste(self, crop_frame: np.ndarray, aux: dict | None = None) -> np.ndarray:
+        """The full photo with ``crop_frame`` blended in, ``(H, W, 3) uint8``.
+
+        ``aux`` (from ``FrameRenderer``): ``rest`` True when the crop frame is the reference
+        crop itself (the photo is returned as it is); ``map_x``, ``map_y`` the frame's backward
+        map, ``alpha`` the head layer's coverage and ``layers`` where drawn layers lie, each
+        ``(S, S) float32`` crop arrays, used for full-resolution detail on large photos.
+        """
         import cv2
 
         out = self.photo.copy()
-        if self._alpha is None:
+        if self._alpha is None or (aux is not None and aux.get("rest")):
             return out
         x0, y0, x1, y1 = self.box
         warped = cv2.warpAffine(crop_frame, self._m, self._size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         roi = out[y0:y1, x0:x1]
+        if self.detail and aux is not None and aux.get("map_x") is not None:
+            warped = self._with_detail(warped, aux)
         out[y0:y1, x0:x1] = cv2.blendLinear(warped, roi, self._alpha, 1.0 - self._alpha)
         return out
+
+    def _with_detail(self, warped: np.ndarray, aux: dict) -> np.ndarray:
+        import cv2
+
+        x0, y0, x1, y1 = self.box
+        rm = lambda a: cv2.remap(a, self._cx, self._cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
+        sx, sy = rm(aux["map_x"]), rm(aux["map_y"])  # crop coordinates sampled by each photo pixel
+        inv = self.geometry.inverse
+        px = (inv[0, 0] * sx + inv[0, 1] * sy + inv[0, 2]).astype(np.float32)
+        py = (inv[1, 0] * sx + inv[1, 1] * sy + inv[1, 2]).astype(np.float32)
+        moved = cv2.remap(self.photo, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        detail_moved = moved - cv2.GaussianBlur(moved, (0, 0), self._sigma)
+        head = rm(aux["alpha"]) if aux.get("alpha") is not None else np.ones(self._cx.shape, np.float32)
+        keep = 1.0 - rm(aux["layers"]) if aux.get("layers") is not None else 1.0
+        detail = (head * keep)[..., None] * detail_moved + ((1.0 - head) * keep)[..., None] * self._photo_detail
+        return np.clip(warped + detail + 0.5, 0, 255).astype(np.uint8)

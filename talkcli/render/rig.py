@@ -25,10 +25,14 @@ LID_SPREAD = 0.07  # lid motion spreads over this many face widths of skin (brow
 RELIEF_SMOOTHING = 4  # neighbour-averaging sweeps over the depth relief used for head turns
 BORDER_CLEARANCE = 0.35  # a ring point moves at most this share of its distance to the crop border
 FOLD_ITERATIONS = 6  # relaxation sweeps allowed to unfold a frame's mesh
-# A triangle counts as folded when its orientation flips by more than this (twice the area, px^2):
-# slivers of the photo's mesh with next to no area turn over under any motion and cover no pixel.
+# The relaxation treats a triangle as folded when its orientation flips by more than this (twice the
+# area, px^2); what it leaves (slivers at the lip corners and nostrils) the area projection fixes
+# exactly, so the result has no sign flip at all.
 FOLD_TOLERANCE = 0.1
+PROJECTION_SWEEPS = 40  # most sweeps of the per-triangle area projection (a few are typical)
+MIN_AREA_SHARE = 0.25  # a repaired triangle keeps at least this share of its photo area
 BORDER_POINTS_PER_SIDE = 8
+GLASSES_LID_SPREAD = 0.22  # lid skin band (eye widths) behind glasses: the rims above and below stay put
 
 
 def _signed_area(p: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -101,11 +105,15 @@ def _mouth_fields(face: np.ndarray, mouth_width: float, face_width: float) -> di
     pout = np.where(above, np.clip(-dv / upper_lip, 0, 1) * h_up, -np.clip(dv / lower_lip, 0, 1) * (1 - jaw)) * kx
     inner = set(topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER)
     free = np.array([i for i in range(topo.N_MESH) if i not in inner])
+    # Width changes spread further into the cheeks than the lip fields, so narrowing does not pinch.
+    # Sideways it spreads further, but not up to the nose wings (which stay where they are).
+    k_wide = 1 - _smoothstep((np.abs(u) - 1) / 1.1)
+    ky_h = 1 - _smoothstep((np.abs(dv) - 0.2) / 0.3)
     return {"u": np.clip(u, -1, 1), "above": above, "h_up": h_up, "h_lo": h_lo, "jaw": jaw, "lateral": lateral,
-            "k": kx * ky, "corner": corner, "pout": pout, "free": free}
+            "k": k_wide * ky_h, "corner": corner, "pout": pout, "free": free}
 
 
-def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int]) -> dict:
+def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int], spread: float = 0.45) -> dict:
     """Per-vertex weights of one eye's lid fields: the band of lid skin above the upper lid
     and below the lower one, column by column over the eye's width."""
     up, lo = np.asarray(upper), np.asarray(lower)
@@ -119,7 +127,7 @@ def _eye_fields(face: np.ndarray, upper: list[int], lower: list[int]) -> dict:
     gap = np.maximum(yl - yu, 0.0)
     gap[0] = gap[-1] = 0.0
     width = max(x1 - x0, 1e-6)
-    band = 0.45 * width
+    band = spread * width
     x, y = face[:, 0], face[:, 1]
     y_up = np.interp(x, grid, yu)
     y_lo = np.interp(x, grid, yl)
@@ -167,14 +175,17 @@ class FaceRig:
     _neighbours: object = None  # sparse row-normalised vertex adjacency (fold relaxation)
     _fold_tris: np.ndarray | None = None
     _fold_sign: np.ndarray | None = None
+    _area0: np.ndarray | None = None
+    _affine_fit: dict = field(default_factory=dict, repr=False)
     _movable: np.ndarray | None = None
 
     @classmethod
-    def build(cls, landmarks: np.ndarray, size: int, expression: float = 1.0) -> "FaceRig":
+    def build(cls, landmarks: np.ndarray, size: int, expression: float = 1.0, glasses: bool = False) -> "FaceRig":
         """``landmarks``: ``(478, 3)`` in crop pixels (``CropGeometry.to_crop``).
 
         ``expression`` in 0..1: how much of the photo's own mouth expression (smile,
-        parted lips) is kept at rest; 1 keeps the photo as it is.
+        parted lips) is kept at rest; 1 keeps the photo as it is. ``glasses``: the photo shows
+        glasses (``face.glasses``); the lid fields then stay inside the frames' rims.
         """
         from talkcli.face.expression import estimate_expression
 
@@ -228,7 +239,7 @@ class FaceRig:
         face_width = float(oval[:, 0].max() - oval[:, 0].min())
 
         fields = _mouth_fields(face, mouth_width, face_width)
-        eyes = tuple(_eye_fields(face, upper, lower) for upper, lower in
+        eyes = tuple(_eye_fields(face, upper, lower, GLASSES_LID_SPREAD if glasses else 0.45) for upper, lower in
                      ((topo.EYE_A_UPPER, topo.EYE_A_LOWER), (topo.EYE_B_UPPER, topo.EYE_B_LOWER)))
 
         ex = estimate_expression(lm)
@@ -274,6 +285,7 @@ class FaceRig:
             _neighbours=adj.tocsr(),
             _fold_tris=fold_tris,
             _fold_sign=fold_sign,
+            _area0=_signed_area(source, fold_tris),
             _movable=movable,
             size=size,
             source=source,
@@ -316,7 +328,10 @@ class FaceRig:
         # Width and corner lift, both absolute: rounding narrows to 72% of the relaxed width and
         # drops the smile; stretch widens.
         w_rest = W0 + e * (Wp - W0)
-        width = w_rest * (1 + 0.1 * stretch - 0.06 * jaw) + rnd * (0.72 * W0 - w_rest)
+        # On a smiling photo a rounded mouth keeps part of the smile's width: pulling the corners
+        # all the way in would pinch the cheeks into a pucker.
+        w_round = max(0.72 * W0, min(0.85 * w_rest, 0.72 * W0 + 1.4 * (w_rest - W0)))
+        width = w_rest * (1 + 0.1 * stretch - 0.06 * jaw) + rnd * (w_round - w_rest)
         xscale = width / Wp
         lift_rest = self.neutral_lift + e * (self.photo_lift - self.neutral_lift)
         lift = lift_rest * (1 - rnd)
@@ -357,21 +372,10 @@ class FaceRig:
         No triangle folds over: where the deformation would flip one, the
         displacement is relaxed toward its neighbours' (see ``unfold``).
         """
-        yaw, pitch, roll, tx, ty = (float(v) for v in head)
         out = self.source.copy()
         face = np.column_stack([self.source[: self.n_face] + self.local_displacement(mouth, blink), self.depth])
-        if any((yaw, pitch, roll, tx, ty)):
-            ry, rp, rr = np.radians([yaw, pitch, roll])
-            cy_, sy_ = np.cos(ry), np.sin(ry)
-            cp, sp = np.cos(rp), np.sin(rp)
-            cr, sr = np.cos(rr), np.sin(rr)
-            rot_y = np.array([[cy_, 0, sy_], [0, 1, 0], [-sy_, 0, cy_]])
-            rot_x = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-            rot_z = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-            rot = rot_z @ rot_x @ rot_y
-            moved = (face - self.pivot) @ rot.T + self.pivot
-            moved[:, 0] += tx * self.face_width
-            moved[:, 1] += ty * self.face_width
+        if np.any(np.asarray(head, float) != 0):
+            moved = self.rigid(face, head)
             head_disp = moved[:, :2] - face[:, :2]
             out[: self.n_face] = moved[:, :2]
             for sl, parent, follow, room in zip(self.ring_slices, self.ring_parent, RING_FOLLOW, self._ring_room):
@@ -382,10 +386,43 @@ class FaceRig:
             out[: self.n_face] = face[:, :2]
         return self.unfold(out)
 
-    def folded(self, target: np.ndarray) -> np.ndarray:
-        """Indices (into ``fold_triangles``) of triangles whose orientation flips in ``target``."""
-        area = _signed_area(target, self._fold_tris)
-        return np.flatnonzero(area * self._fold_sign < -FOLD_TOLERANCE)
+    def rigid(self, points: np.ndarray, head: np.ndarray) -> np.ndarray:
+        """``(N, 3)`` crop points (x, y, depth) moved rigidly with the head (yaw, pitch, roll in
+        degrees; tx, ty in face widths): rotation about the head's pivot, then translation."""
+        yaw, pitch, roll, tx, ty = (float(v) for v in head)
+        ry, rp, rr = np.radians([yaw, pitch, roll])
+        cy_, sy_ = np.cos(ry), np.sin(ry)
+        cp, sp = np.cos(rp), np.sin(rp)
+        cr, sr = np.cos(rr), np.sin(rr)
+        rot_y = np.array([[cy_, 0, sy_], [0, 1, 0], [-sy_, 0, cy_]])
+        rot_x = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+        rot_z = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+        rot = rot_z @ rot_x @ rot_y
+        moved = (np.asarray(points, np.float64) - self.pivot) @ rot.T + self.pivot
+        moved[:, 0] += tx * self.face_width
+        moved[:, 1] += ty * self.face_width
+        return moved
+
+    def skull_affine(self, head: np.ndarray, idx: list[int]) -> np.ndarray:
+        """``(2, 3)`` affine (crop -> crop) that best follows the rigid head motion of the face
+        vertices ``idx``: how things fixed to the skull near them (upper teeth) move."""
+        key = tuple(idx)
+        if key not in self._affine_fit:
+            src = np.column_stack([self.source[idx], self.depth[idx]])
+            self._affine_fit[key] = (src, np.linalg.pinv(np.column_stack([src[:, :2], np.ones(len(idx))])))
+        src, pinv = self._affine_fit[key]
+        if not np.any(np.asarray(head, float) != 0):
+            return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        return (pinv @ self.rigid(src, head)[:, :2]).T
+
+    def folded(self, target: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
+        """Indices (into ``fold_triangles``) of triangles whose orientation flips in ``target``.
+
+        ``tolerance`` 0 counts every sign change (a zero area included); a positive value
+        (twice the area, px^2) ignores flips smaller than that.
+        """
+        area = _signed_area(target, self._fold_tris) * self._fold_sign
+        return np.flatnonzero(area <= 0) if tolerance <= 0 else np.flatnonzero(area < -tolerance)
 
     @property
     def fold_triangles(self) -> np.ndarray:
@@ -393,14 +430,61 @@ class FaceRig:
         return self._fold_tris
 
     def unfold(self, target: np.ndarray) -> np.ndarray:
-        """Relax the displacement around folded triangles until none is left.
+        """``target`` with no triangle turned over (see ``folded``; strict, every sign change).
+
+        Large folds (the skin under an opening jaw) are first relaxed smoothly toward
+        their neighbours' displacement (``_relax``); the slivers that remain are repaired
+        by projecting each one's signed area back to a share of its photo area, moving
+        its free corners along the area gradient (sub-pixel moves, a few sweeps).
+        """
+        return self._project(self._relax(target))
+
+    def _project(self, target: np.ndarray) -> np.ndarray:
+        bad = self.folded(target)
+        if len(bad) == 0:
+            return target
+        p = target.copy()
+        tris, sign = self._fold_tris, self._fold_sign
+        goal_all = np.maximum(MIN_AREA_SHARE * np.abs(self._area0), 1e-3)
+        free = self._movable.astype(np.float64)
+        free[self.n_face :] = 0.0  # the rings follow the head exactly; only the skin gives way
+        for _ in range(PROJECTION_SWEEPS):
+            # Gauss-Seidel over the flipped triangles, one at a time (they share corners).
+            for k in bad:
+                i = tris[k]
+                q = p[i]
+                a = sign[k] * ((q[1, 0] - q[0, 0]) * (q[2, 1] - q[0, 1]) - (q[1, 1] - q[0, 1]) * (q[2, 0] - q[0, 0]))
+                if a > 0:
+                    continue
+                # d(area)/d(corner j) is the opposite edge turned by 90 degrees.
+                e = q[[2, 0, 1]] - q[[1, 2, 0]]  # edge opposite each corner
+                grad = sign[k] * np.stack([-e[:, 1], e[:, 0]], axis=1)
+                w = free[i]
+                if not w.any():
+                    w = np.ones(3)  # all three corners pinned: let them all give way
+                denom = float(np.sum(w * np.sum(grad * grad, axis=1)))
+                if denom < 1e-12:
+                    # Collapsed to a point or a line: nudge the freest corner off it.
+                    j = int(np.argmax(w))
+                    p[i[j]] += 1e-2 * np.array([1.0, 0.0])
+                    continue
+                # Linearised step to the goal area; the next sweep catches what the quadratic term leaves.
+                lam = (goal_all[k] - a) / denom
+                p[i] += (lam * w)[:, None] * grad
+            bad = self.folded(p)
+            if len(bad) == 0:
+                break
+        return p
+
+    def _relax(self, target: np.ndarray) -> np.ndarray:
+        """Relax the displacement around folded triangles (beyond ``FOLD_TOLERANCE``).
 
         Each sweep moves the vertices of flipped triangles (and their neighbours)
         halfway toward the mean displacement of their neighbours: a local
         Laplacian smoothing that leaves unfolded regions exactly as they were.
         Degenerate photo triangles (zero source area) are ignored.
         """
-        bad = self.folded(target)
+        bad = self.folded(target, FOLD_TOLERANCE)
         if len(bad) == 0:
             return target
         best, best_n = target, len(bad)
@@ -431,9 +515,9 @@ class FaceRig:
             disp[hit] = 0.5 * disp[hit] + 0.5 * acc[hit] / cnt[hit, None]
             # Then smooth one ring around them so the correction does not fold the next triangle.
             ring = ((adj @ hit.astype(np.float64)) > 0) & self._movable & ~hit
-            disp[ring] = 0.5 * disp[ring] + 0.5 * (adj[ring] @ disp)
+            disp[ring] = 0.5 * disp[ring] + 0.5 * (adj @ disp)[ring]
             target = self.source + disp
-            bad = self.folded(target)
+            bad = self.folded(target, FOLD_TOLERANCE)
             if len(bad) < best_n:
                 best, best_n = target, len(bad)
             if len(bad) == 0:

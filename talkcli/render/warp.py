@@ -53,6 +53,8 @@ class MeshWarper:
         coords = (np.arange(self.small, dtype=np.float64) + 0.5) / f - 0.5
         self._gx, self._gy = (g.astype(np.float32) for g in np.meshgrid(coords, coords))
         self._index = np.empty((self.small, self.small), dtype=np.int32)
+        g = np.arange(size, dtype=np.float32)
+        self.identity = tuple(np.ascontiguousarray(a) for a in np.meshgrid(g, g))  # (map_x, map_y) that moves nothing
 
     def backward_map(self, target: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(map_x, map_y)``, each ``(size, size) float32``, for ``cv2.remap`` of the reference crop."""

@@ -145,3 +145,36 @@ def test_pasted_neutral_frame_reproduces_the_photo(hopper_crop):
     assert _psnr(frame, photo, outside) >= 35.0
     # Far from the face the photo is untouched.
     np.testing.assert_array_equal(frame[:20], photo[:20])
+
+
+def test_large_photo_keeps_its_sharpness_inside_the_paste(landmarker, hopper_crop):
+    # A photo twice as sharp as the crop: the pasted face keeps the photo's fine detail (no soft
+    # disc with a seam around it), and at rest the frame is the photo itself.
+    import cv2
+
+    photo0 = hopper_crop[0]
+    big = cv2.resize(photo0, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(0)
+    noise = cv2.resize(rng.normal(0, 10, (big.shape[0] // 2, big.shape[1] // 2)).astype(np.float32), big.shape[1::-1])
+    big = np.clip(big + noise[..., None], 0, 255).astype(np.uint8)  # grain finer than the crop resolves
+    from talkcli.face.crop import face_crop
+
+    face = landmarker.faces(big)[0]
+    geometry = face_crop(face.landmarks, big.shape, 256)
+    assert geometry.scale < 0.5
+    block = MotionBlock(0, np.array([[0, 0, 0, 0], [0.6, 0, 0, 0]], np.float32), np.zeros(2, np.float32),
+                        np.array([[0, 0, 0, 0, 0], [1.5, 1, 0.5, 0.005, 0]], np.float32))
+    grain = {}
+    for detail in (False, True):
+        paste = PasteBack(big, geometry)
+        paste.detail = paste.detail and detail
+        r = FrameRenderer(geometry.crop(big), geometry.to_crop(face.landmarks), paste=paste, person_matte=False)
+        rest, moving = r.render_block(block)
+        np.testing.assert_array_equal(rest, paste.photo)
+        x0, y0, x1, y1 = paste.box
+        inside = np.zeros(paste.shape, bool)
+        inside[y0:y1, x0:x1] = paste._alpha > 0.95
+        lap = lambda im: float(np.std(cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)[inside]))  # noqa: E731
+        grain[detail] = lap(moving) / lap(paste.photo)
+    assert grain[False] < 0.6, grain
+    assert grain[True] > 0.8, grain
