@@ -53,18 +53,6 @@ def _timed(iterator, clock: _Clock, name: str):
         yield item
 
 
-def _frames(renderer, block, enhance):
-    """The block's output frames; with ``enhance``, the block's crops are restored together before paste-back."""
-    if enhance is None:
-        yield from renderer.render_block(block)
-        return
-    import numpy as np
-
-    crops = np.stack([renderer.render_crop(block.mouth[j], float(block.blink[j]), block.head[j]) for j in range(block.n)])
-    for crop in enhance(crops):
-        yield renderer.paste.paste(crop) if renderer.paste is not None else crop
-
-
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -312,7 +300,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
                     t = time.perf_counter()
                     block = generator.next_block(index)
                     clock.add("motion", time.perf_counter() - t)
-                    for frame in _timed(_frames(renderer, block, enhance), clock, "render"):
+                    for frame in _timed(renderer.render_block(block, enhance), clock, "render"):
                         t = time.perf_counter()
                         writer.write(frame)
                         clock.add("encode", time.perf_counter() - t)

@@ -41,13 +41,15 @@ class MotionBlock:
 
     ``mouth`` is ``(n, 4) float32`` (jaw, round, stretch, press in 0..1),
     ``blink`` ``(n,) float32`` (0 open .. 1 closed), ``head`` ``(n, 5) float32``
-    (yaw, pitch, roll in degrees; tx, ty in face widths).
+    (yaw, pitch, roll in degrees; tx, ty in face widths), ``gaze`` ``(n, 2) float32``
+    (iris offset in eye widths, x right, y down).
     """
 
     first_frame: int
     mouth: np.ndarray
     blink: np.ndarray
     head: np.ndarray
+    gaze: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -66,6 +68,9 @@ class MotionState:
     rng_state: dict | None = None
     phones: list[tuple[str, float, float]] = field(default_factory=list)  # not yet consumed
     phones_known_until_s: float = 0.0
+    gaze_target: list[float] = field(default_factory=lambda: [0.0, 0.0])  # where the eyes jumped to, eye widths
+    gaze_wander: list[float] = field(default_factory=lambda: [0.0, 0.0])  # slow drift around it
+    next_saccade_s: float = -1.0  # < 0: not drawn yet
     prosody_start: int = 0  # frame of nod[0] / activity[0]
     nod: list[float] = field(default_factory=list)  # per frame, 0..1, for frames not yet generated
     activity: list[float] = field(default_factory=list)
@@ -182,6 +187,9 @@ class MotionGenerator:
         mouth = np.zeros((block.n_frames, 4), dtype=np.float32)
         blink = np.zeros(block.n_frames, dtype=np.float32)
         head = np.zeros((block.n_frames, 5), dtype=np.float32)
+        gaze = np.zeros((block.n_frames, 2), dtype=np.float32)
+        target = np.array(self.state.gaze_target, dtype=np.float64)
+        wander = np.array(self.state.gaze_wander, dtype=np.float64)
         cur = np.array(self.state.mouth, dtype=np.float32)
         h = np.array(self.state.head, dtype=np.float64)
         hv = np.array(self.state.head_velocity, dtype=np.float64)
@@ -195,20 +203,40 @@ class MotionGenerator:
                 cur = tgt.copy()  # a closure is reached in the frame it starts: lips must meet
             mouth[j] = cur
             t = frames[j] * frame_s
+            k_p = int(frames[j]) - self.state.prosody_start
+            known = 0 <= k_p < len(self.state.nod)
+            nod = self.state.nod[k_p] if known else 0.0
+            activity = self.state.activity[k_p] if known else 1.0
             if self.state.next_blink_s < 0:
                 self.state.next_blink_s = t + float(rng.uniform(0.8, 2.5))
             phase = (t - self.state.next_blink_s) / cfg.blink_duration_s
             if 0 <= phase <= 1:
-                blink[j] = float(np.sin(np.pi * phase) ** 0.7)
+                # The lids close fast (about a third of the blink) and open more slowly.
+                shut = 0.36
+                blink[j] = float(np.sin(0.5 * np.pi * phase / shut) if phase < shut else np.cos(0.5 * np.pi * (phase - shut) / (1 - shut)))
             elif phase > 1:
-                gap = max(1.2, float(rng.exponential(cfg.blink_interval_s)))
+                if float(rng.uniform()) < 0.1:
+                    gap = 0.12  # now and then a double blink
+                else:
+                    # Gamma-distributed gaps, a little shorter in pauses, never under 1.2 s.
+                    mean = cfg.blink_interval_s * (0.75 + 0.25 * activity)
+                    gap = max(1.2, float(rng.gamma(3.0, mean / 3.0)))
                 self.state.next_blink_s += cfg.blink_duration_s + gap
+            # Gaze: small jumps every 1.5-4 s, held, with a slow drift around the point jumped to.
+            if self.state.next_saccade_s < 0 or t >= self.state.next_saccade_s:
+                if self.state.next_saccade_s >= 0:
+                    if float(rng.uniform()) < 0.35:
+                        target[:] = 0.0  # back to the camera
+                    else:
+                        angle, radius = float(rng.uniform(0, 2 * np.pi)), 0.06 * np.sqrt(float(rng.uniform()))
+                        target[:] = (radius * np.cos(angle), 0.5 * radius * np.sin(angle))
+                self.state.next_saccade_s = t + float(rng.uniform(1.5, 4.0))
+            tau, sigma = 1.5, 0.012
+            wander += -wander * frame_s / tau + sigma * np.sqrt(2 * frame_s / tau) * rng.standard_normal(2)
+            gaze[j] = ((target + wander) * min(1.0, cfg.head_motion)).astype(np.float32)
             # Head: a damped spring driven by noise (second order, so motion is smooth), per axis;
             # calmer in pauses, with short downward nods on stressed syllables.
-            k_p = int(frames[j]) - self.state.prosody_start
-            known = 0 <= k_p < len(self.state.nod)
-            nod = self.state.nod[k_p] if known else 0.0
-            drive = (0.4 + 0.6 * self.state.activity[k_p]) if known else 1.0
+            drive = 0.4 + 0.6 * activity
             noise = rng.standard_normal(5) * drive
             omega = 2 * np.pi * 0.35  # rad/s: slow sway
             hv += (-omega * omega * h - 2 * 0.7 * omega * hv) * frame_s + omega * omega * 0.9 * noise * np.sqrt(frame_s)
@@ -218,6 +246,10 @@ class MotionGenerator:
         self.state.mouth = [float(v) for v in cur]
         self.state.head = [float(v) for v in h]
         self.state.head_velocity = [float(v) for v in hv]
+        self.state.gaze_target = [float(v) for v in target]
+        self.state.gaze_wander = [float(v) for v in wander]
         self.state.rng_state = rng.bit_generator.state
         self.state.frame = block.first_frame + block.n_frames
-        return MotionBlock(first_frame=block.first_frame, mouth=mouth, blink=blink, head=head)
+        if cfg.head_motion == 0:
+            blink[:] = 0.0  # --head-motion 0: a still portrait that only speaks
+        return MotionBlock(first_frame=block.first_frame, mouth=mouth, blink=blink, head=head, gaze=gaze)

@@ -191,9 +191,18 @@ class FrameRenderer:
             cv2.fillPoly(out, [np.round(poly * 4).astype(np.int32)], float(value), lineType=cv2.LINE_AA, shift=2)
         return cv2.dilate(out, np.ones((5, 5), np.uint8)) if polys else out
 
-    def render_block(self, block: MotionBlock) -> Iterator[np.ndarray]:
-        """The frames of one motion block, in order, each ``(H, W, 3) uint8`` RGB."""
+    def render_block(self, block: MotionBlock, enhance=None) -> Iterator[np.ndarray]:
+        """The frames of one motion block, in order, each ``(H, W, 3) uint8`` RGB.
+
+        ``enhance`` (optional) restores the block's crops together, ``(N, S, S, 3) uint8`` in
+        and out, before they are pasted back into the photo.
+        """
         gaze = getattr(block, "gaze", None)  # (n, 2) eye widths, when the motion provides it
-        for j in range(block.n):
-            crop = self.render_crop(block.mouth[j], float(block.blink[j]), block.head[j], None if gaze is None else gaze[j])
+        crops = (
+            self.render_crop(block.mouth[j], float(block.blink[j]), block.head[j], None if gaze is None else gaze[j])
+            for j in range(block.n)
+        )
+        if enhance is not None:
+            crops = iter(enhance(np.stack(list(crops))))
+        for crop in crops:
             yield self.paste.paste(crop, self._aux) if self.paste is not None else crop
