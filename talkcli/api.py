@@ -18,6 +18,7 @@ class RenderJob:
     out: Path
     transcript: Path | None = None
     overwrite: bool = False
+    extra_refs: tuple[Path, ...] = ()  # up to two more photos of the same person (teeth, mouth interior)
     job_dir: Path | None = None  # None: a hidden folder beside the output (talkcli.jobs.paths)
     fresh: bool = False  # discard an existing job directory instead of resuming it
     allow_long: bool = False  # render audio longer than 10 hours

@@ -23,7 +23,7 @@ from pathlib import Path
 from talkcli import __version__
 from talkcli.api import RenderJob, RenderResult
 from talkcli.config.settings import Settings
-from talkcli.errors import AudioError, InputError
+from talkcli.errors import AudioError, InputError, UsageError
 from talkcli.events import EventCallback, Notice, StageFinished, StageProgress, StageStarted
 
 MAX_AUDIO_S = 10 * 3600  # longer input is refused unless settings allow it
@@ -103,7 +103,9 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
     from talkcli.face.detect import choose_face
     from talkcli.face.image import load_image
     from talkcli.jobs.manifest import FORMAT_VERSION, JobError, JobLock, Manifest, describe_differences
-    from talkcli.jobs.paths import COMMENT_PREFIX, RENDER_RECORD, default_job_dir, input_hashes, sha256_file, write_json_atomic
+    from talkcli.jobs.paths import (
+        COMMENT_PREFIX, RENDER_RECORD, default_job_dir, input_hashes, input_paths, sha256_file, write_json_atomic,
+    )
     from talkcli.motion.generator import MotionConfig, MotionGenerator, MotionState
     from talkcli.motion.prosody import chunk_prosody
     from talkcli.mux.concat import join_segments
@@ -127,15 +129,16 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
             transcript_text = tpath.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"transcript {tpath} is not UTF-8 text", hint="save it as plain UTF-8 text") from exc
-    if not ref.is_file():
-        raise InputError(f"reference photo not found: {ref}", hint="check the --ref path")
+    if len(job.extra_refs) > 2:
+        raise UsageError(f"--ref given {1 + len(job.extra_refs)} times; at most 3 photos", hint="the first is animated, two more may help")
+    for photo in (ref, *job.extra_refs):
+        if not Path(photo).is_file():
+            raise InputError(f"reference photo not found: {photo}", hint="check the --ref path")
     if not audio_path.is_file():
         raise AudioError(f"audio file not found: {audio_path}", hint="check the --audio path")
 
     # 0. Refuse an unwritable output before any work; identify the job.
-    inputs = {"ref": ref, "audio": audio_path}
-    if job.transcript is not None:
-        inputs["transcript"] = Path(job.transcript)
+    inputs = input_paths(ref, audio_path, job.transcript, job.extra_refs)
     if not to_stdout:
         check_output_path(out, list(inputs.values()), job.overwrite)
     weights = None
@@ -144,7 +147,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
 
         weights = resolve_model("gfpgan", settings.models.models_dir)  # missing or wrong: fail before any work
         weights_config = get_entry("gfpgan").config or None
-    hashes = input_hashes(ref, audio_path, inputs.get("transcript"))
+    hashes = input_hashes(ref, audio_path, job.transcript, job.extra_refs)
     job_dir = Path(job.job_dir) if job.job_dir else default_job_dir(out, hashes)
     if job.fresh and job_dir.exists():
         shutil.rmtree(job_dir)
@@ -162,6 +165,12 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         geometry = face_crop(face.landmarks, photo.shape, settings.face.size, settings.face.face_fraction)
         crop = geometry.crop(photo)
         crop_landmarks = geometry.to_crop(face.landmarks)
+        extra = []  # other photos of the same person, cropped the same way: teeth, mouth interior
+        for other in job.extra_refs:
+            image = load_image(other)
+            other_face = choose_face(models.landmarker.faces(image), 0, str(other))
+            g = face_crop(other_face.landmarks, image.shape, settings.face.size, settings.face.face_fraction)
+            extra.append((g.crop(image), g.to_crop(other_face.landmarks)))
         setup["face"] = time.perf_counter() - t
         on_event(StageFinished("face", setup["face"]))
 
@@ -233,7 +242,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         paste = None if settings.render.crop_only else PasteBack(photo, geometry)
         renderer = FrameRenderer(
             crop, crop_landmarks, map_scale=settings.render.map_scale, paste=paste, device=device,
-            expression=settings.render.expression,
+            expression=settings.render.expression, extra_refs=extra or None,
         )  # fmt: skip
         height, width = renderer.output_shape
         recognizer = models.recognizer

@@ -48,7 +48,7 @@ def _spool_stdin(tmpdir: Path) -> Path:
 
 @app.command()
 def render(
-    ref: Path = typer.Option(..., "--ref", help="Portrait photo (jpg, png, webp, bmp).", show_default=False),
+    ref: list[Path] = typer.Option(..., "--ref", help="Portrait photo (jpg, png, webp, bmp); up to 3 times: the first is animated, more photos of the same person lend their teeth.", show_default=False),
     audio: str = typer.Option(..., "--audio", help="Speech recording (anything ffmpeg reads, or a video's audio); - reads standard input.", show_default=False),
     output: str = typer.Option(..., "-o", "--output", help="Output MP4 path; - writes a fragmented MP4 to standard output.", show_default=False),
     fps: Optional[str] = typer.Option(None, "--fps", help="Frames per second, e.g. 25, 29.97 or 30000/1001. [default: 25]"),
@@ -105,8 +105,10 @@ def render(
             raise OutputError("refusing to write video to a terminal", hint="redirect standard output: -o - > out.mp4, or give a file name")
         with tempfile.TemporaryDirectory(prefix="talk-") as tmp:
             audio_path = _spool_stdin(Path(tmp)) if audio == "-" else Path(audio)
+            if len(ref) > 3:
+                raise UsageError(f"--ref given {len(ref)} times; at most 3 photos", hint="the first is animated, two more may help")
             job = RenderJob(
-                ref=ref, audio=audio_path, out=Path(output), transcript=transcript, overwrite=overwrite,
+                ref=ref[0], extra_refs=tuple(ref[1:]), audio=audio_path, out=Path(output), transcript=transcript, overwrite=overwrite,
                 job_dir=job_dir, fresh=fresh, allow_long=allow_long,
             )  # fmt: skip
             with progress_display(progress, quiet) as display:

@@ -127,7 +127,7 @@ def already_done(item: BatchItem) -> bool:
     if not item.out.is_file():
         return False
     try:
-        job_dir = default_job_dir(item.out, input_hashes(item.ref, item.audio, item.transcript))
+        job_dir = default_job_dir(item.out, input_hashes(item.ref, item.audio, item.transcript))  # batch items have one photo
         manifest = Manifest.load(job_dir)
     except (OSError, TalkError):
         return False

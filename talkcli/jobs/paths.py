@@ -21,10 +21,19 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def input_hashes(ref: Path, audio: Path, transcript: Path | None = None) -> dict[str, str]:
+def input_paths(ref: Path, audio: Path, transcript: Path | None = None, extra_refs=()) -> dict[str, Path]:
+    """The inputs of a render by role: ref, audio, transcript, ref2, ref3."""
+    paths = {"ref": Path(ref), "audio": Path(audio)}
+    if transcript is not None:
+        paths["transcript"] = Path(transcript)
+    for i, extra in enumerate(extra_refs, start=2):
+        paths[f"ref{i}"] = Path(extra)
+    return paths
+
+
+def input_hashes(ref: Path, audio: Path, transcript: Path | None = None, extra_refs=()) -> dict[str, str]:
     """sha256 of each input of a render, by role."""
-    paths = {"ref": ref, "audio": audio} | ({"transcript": transcript} if transcript is not None else {})
-    return {name: sha256_file(Path(p)) for name, p in paths.items()}
+    return {name: sha256_file(p) for name, p in input_paths(ref, audio, transcript, extra_refs).items()}
 
 
 def default_job_dir(out: Path, hashes: dict[str, str]) -> Path:

@@ -29,6 +29,7 @@ def job_from_manifest(job_dir: Path) -> tuple[RenderJob, Settings]:
         audio=Path(inputs["audio"]["path"]),
         out=Path(data["output"]),
         transcript=Path(inputs["transcript"]["path"]) if "transcript" in inputs else None,
+        extra_refs=tuple(Path(inputs[k]["path"]) for k in ("ref2", "ref3") if k in inputs),
         job_dir=job_dir,
     )
     return job, settings

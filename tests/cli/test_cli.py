@@ -90,3 +90,20 @@ def test_doctor_finds_ffmpeg_and_models():
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     assert "libx264" in result.output and "face_landmarks" in result.output
+
+
+@pytest.mark.slow
+def test_several_reference_photos(tmp_path, example_face, speech_with_pauses):
+    import json
+
+    second = tmp_path / "second.png"
+    Image.open(example_face).save(second)
+    out = tmp_path / "o.mp4"
+    job = tmp_path / "job"
+    args = ["render", "--audio", str(speech_with_pauses), "-o", str(out), "--preset", "smoke", "--job-dir", str(job)]
+    result = runner.invoke(app, [*args, "--ref", str(example_face), "--ref", str(second)])
+    assert result.exit_code == 0, result.output
+    inputs = json.loads((job / "manifest.json").read_text())["inputs"]
+    assert set(inputs) == {"ref", "ref2", "audio"} and inputs["ref2"]["path"].endswith("second.png")
+    too_many = runner.invoke(app, [*args, "--overwrite"] + ["--ref", str(example_face)] * 4)
+    assert too_many.exit_code == ExitCode.USAGE and "at most 3" in too_many.output
