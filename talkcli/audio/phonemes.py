@@ -25,6 +25,12 @@ ANALYSIS_RATE = 16000
 HOP = 160  # 10 ms at 16 kHz: pocketsphinx's frame rate is 100 frames/s
 SECONDS_PER_PS_FRAME = 0.01
 DECODER_SEED = 1234  # pocketsphinx dithers with its own RNG; a fixed seed keeps phones repeatable
+# Forced alignment's pruning: pocketsphinx's defaults first (beam, pbeam, wbeam = 1e-48,
+# 1e-48, 7e-29), then these wide beams where the defaults fail. With the defaults the
+# search prunes away the true path on some stretches (fast speech) and gives up; wide
+# beams find it, but where both succeed the defaults place phone boundaries better
+# (measured on the mouth-timing benchmark).
+ALIGN_WIDE_BEAMS = {"beam": 1e-100, "pbeam": 1e-100, "wbeam": 1e-80}
 
 
 @dataclass(frozen=True)
@@ -137,14 +143,16 @@ class PhoneRecognizer:
             loglevel="FATAL",
             **extra,
         )
-        self._aligner = None
+        self._aligners: list = [None, None]  # default beams, wide beams (created when first needed)
 
-    def _aligner_decoder(self):
-        if self._aligner is None:
+    def _aligner_decoder(self, wide: bool = False):
+        k = int(wide)
+        if self._aligners[k] is None:
             from pocketsphinx import Decoder
 
-            self._aligner = Decoder(hmm=self._hmm, dict=self._dict, dither=True, seed=DECODER_SEED, loglevel="FATAL")
-        return self._aligner
+            beams = ALIGN_WIDE_BEAMS if wide else {}
+            self._aligners[k] = Decoder(hmm=self._hmm, dict=self._dict, dither=True, seed=DECODER_SEED, loglevel="FATAL", **beams)
+        return self._aligners[k]
 
     def recognise(self, samples: np.ndarray, offset_s: float = 0.0) -> list[Phone]:
         """Phone-loop recognition of one chunk; times are offset by ``offset_s``."""
@@ -168,15 +176,19 @@ class PhoneRecognizer:
         unknown = [w for w in words if not d.lookup_word(w)]
         return known, unknown
 
-    def _two_pass(self, pcm: bytes, words: list[str]):
-        d = self._aligner_decoder()
-        d.reinit_feat()
-        d.set_align_text(" ".join(words))
-        d.start_utt()
-        d.process_raw(pcm, full_utt=True)
-        d.end_utt()
-        segs = [(s.word, s.start_frame, s.end_frame) for s in d.seg()]
-        return d, segs
+    def _two_pass(self, pcm: bytes, words: list[str], wides: tuple[bool, ...] = (False, True)):
+        """Word-level alignment: (the decoder that succeeded, its segments); default beams, then wide ones."""
+        for wide in wides:
+            d = self._aligner_decoder(wide)
+            d.reinit_feat()
+            d.set_align_text(" ".join(words))
+            d.start_utt()
+            d.process_raw(pcm, full_utt=True)
+            d.end_utt()
+            seg = d.seg()
+            if seg is not None:
+                return d, [(s.word, s.start_frame, s.end_frame) for s in seg]
+        raise RuntimeError("forced alignment failed")
 
     def align(self, samples: np.ndarray, words: list[str], offset_s: float = 0.0) -> list[Phone] | None:
         """Forced alignment of ``words`` to one stretch of speech; None where pocketsphinx fails.
@@ -201,21 +213,24 @@ class PhoneRecognizer:
             g0, g1 = group[0][1], group[-1][2] + 1
             pcm = _to_pcm16(samples[g0 * HOP : g1 * HOP])
             got = None
-            try:
-                d, _ = self._two_pass(pcm, [_base(w) for w, _, _ in group])
-                d.set_alignment()
-                d.start_utt()
-                d.process_raw(pcm, full_utt=True)
-                d.end_utt()
-                alignment = d.get_alignment()
+            for wide in (False, True):
+                try:
+                    d, _ = self._two_pass(pcm, [_base(w) for w, _, _ in group], (wide,))
+                    d.set_alignment()
+                    d.start_utt()
+                    d.process_raw(pcm, full_utt=True)
+                    d.end_utt()
+                    alignment = d.get_alignment()
+                except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
+                    alignment = None
                 if alignment is not None:
                     got = [
                         Phone(ph.name, offset_s + (g0 + ph.start) * SECONDS_PER_PS_FRAME,
                               offset_s + (g0 + ph.start + ph.duration) * SECONDS_PER_PS_FRAME)
                         for wd in alignment for ph in wd
                     ]
-            except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
-                got = None
+                if got:
+                    break
             if not got:
                 got = []
                 for w, a, b in group:
