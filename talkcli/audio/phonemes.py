@@ -435,9 +435,10 @@ def phone_batches(
                 offset = chunk.start / ANALYSIS_RATE
                 mine = words[cuts[k] : cuts[k + 1]]
                 phones = _safe_align(recognizer, samples[chunk.start : chunk.end], mine, offset) if mine else None
+                aligned = phones is not None
                 if phones is None:
                     phones = recognise(chunk)
-                yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(_delayed(phones), db, threshold), aligned=bool(mine) and phones is not None)
+                yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(_delayed(phones), db, threshold), aligned=aligned)
             return
     for chunk in chunks:
         if chunk.end / ANALYSIS_RATE <= start_s:
