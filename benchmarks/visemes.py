@@ -111,11 +111,47 @@ def agreement(pairs: list[str], scorer_path: Path, fps: float) -> None:
         print(f"ALL {d}: closure recall {c['recall']} spurious {c['spurious_per_min']}/min frame agreement {s1['frame_accuracy']:.3f}")
 
 
+def nuclei_check(items: list[str]) -> None:
+    """The acoustic (--lang) driver's syllable nuclei against vowels found another way.
+
+    ``items``: "AUDIO" or "AUDIO=TEXT". With words, the reference vowels come from forced
+    alignment to them (English); without, from pocketsphinx's phone loop (a rough, independent
+    vowel detector, usable on any language). Precision: nuclei inside a reference vowel (+-20 ms);
+    recall: reference vowels holding a nucleus.
+    """
+    from talkcli.audio.acoustic import syllable_nuclei
+    from talkcli.audio.decode import decode_audio
+    from talkcli.audio.phonemes import _VOWELS, PhoneRecognizer, phone_batches
+
+    rec = PhoneRecognizer()
+    tot = np.zeros(4)
+    for item in items:
+        audio, _, text = item.partition("=")
+        if text and Path(text).is_file():
+            text = Path(text).read_text()
+        x = np.asarray(decode_audio(audio).samples)
+        t = time.process_time()
+        peaks = syllable_nuclei(x)
+        cpu = time.process_time() - t
+        vowels = [(p.start_s - 0.02, p.end_s + 0.02) for b in phone_batches(x, rec, text or None) for p in b.phones
+                  if p.name.rstrip("012") in _VOWELS]
+        inside = sum(any(a <= t <= b for a, b in vowels) for t in peaks)
+        held = sum(any(a <= t <= b for t in peaks) for a, b in vowels)
+        tot += (inside, len(peaks), held, len(vowels))
+        ref = "aligned words" if text else "allphone vowels"
+        print(f"{Path(audio).name:44s} ref={ref:15s} nuclei {len(peaks):4d} ({len(peaks) / (len(x) / 16000):.1f}/s)  "
+              f"precision {inside / max(1, len(peaks)):.3f}  vowel recall {held / max(1, len(vowels)):.3f}  "
+              f"speed {len(x) / 16000 / max(cpu, 1e-9):.0f}x")
+    print(f"ALL: precision {tot[0] / max(1, tot[1]):.3f} vowel recall {tot[2] / max(1, tot[3]):.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path, nargs="?")
     ap.add_argument("--agree", nargs="+", default=None, metavar="AUDIO=TEXT",
                     help="real speech: score the no-transcript driver against forced alignment to TEXT (a file or the words)")
+    ap.add_argument("--nuclei", nargs="+", default=None, metavar="AUDIO[=TEXT]",
+                    help="check the acoustic driver's syllable nuclei against aligned (TEXT) or recognised vowels")
     ap.add_argument("--conditions", default="plain,transcript,plain-noise,transcript-noise")
     ap.add_argument("--noise-db", type=float, default=-60.0)
     ap.add_argument("--fps", type=float, default=25.0)
@@ -127,6 +163,9 @@ def main() -> None:
     ap.add_argument("--per-file", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated stems to run (default: all)")
     a = ap.parse_args()
+    if a.nuclei:
+        nuclei_check(a.nuclei)
+        return
     if a.agree:
         default = Path(__file__).resolve().parents[2] / "shared" / "bench" / "visemes" / "score.py"
         agreement(a.agree, a.scorer or (a.data.parent / "score.py" if a.data else default), a.fps)

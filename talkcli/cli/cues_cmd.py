@@ -21,6 +21,7 @@ def cues(
     audio: Path = typer.Argument(..., help="Speech recording (anything ffmpeg reads).", show_default=False),
     transcript: Optional[Path] = typer.Option(None, "--transcript", help="Text of the speech; improves mouth timing."),
     fps: str = typer.Option("25", "--fps", help="Frames per second, e.g. 25, 29.97 or 30000/1001."),
+    lang: str = typer.Option("en", "--lang", help="Language of the speech: en uses English phone models; any other code (de, fr, ...) uses the language-agnostic acoustic driver."),
     fmt: CueFormat = typer.Option(CueFormat.json, "-f", "--format", help="json: one class per frame; tsv: start time and class at each change."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of standard output."),
     ffmpeg: Optional[str] = typer.Option(None, "--ffmpeg", help="ffmpeg binary to use (or set TALK_FFMPEG)."),
@@ -43,7 +44,7 @@ def cues(
             except UnicodeDecodeError:
                 raise InputError(f"transcript {transcript} is not UTF-8 text", hint="save it as plain UTF-8 text") from None
         decoded = decode_audio(audio, ffmpeg)
-        frames = audio_cues(decoded.samples, rate, text)
+        frames = audio_cues(decoded.samples, rate, text, lang=lang)
         body = cues_json(frames, rate) + "\n" if fmt == CueFormat.json else cues_tsv(frames, rate)
         if output is None:
             out.file.write(body)

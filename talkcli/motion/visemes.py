@@ -54,11 +54,21 @@ def normalise_phone(name: str) -> str:
     return name
 
 
+# Stressed AH (strut: cup, love) opens the jaw; unstressed AH (schwa) is a neutral, mid mouth.
+# pocketsphinx names carry no stress, so "AH1" appears only where the driver marked a strut.
+STRUT = "AH1"
+STRUT_TARGET = (0.75, 0.0, 0.1, 0.0)
+
+
 def phone_class(name: str) -> str:
     """Viseme class of an ARPAbet phone; unknown phones are 'other'."""
+    if name.strip().upper() == STRUT:
+        return "open"
     return ARPABET_CLASS.get(normalise_phone(name), "other")
 
 
 def phone_target(name: str) -> np.ndarray:
     """Mouth parameters ``(4,) float32`` (jaw, round, stretch, press) for one phone."""
+    if name.strip().upper() == STRUT:
+        return np.asarray(STRUT_TARGET, dtype=np.float32)
     return np.asarray(PHONE_TARGET.get(normalise_phone(name), PHONE_TARGET["T"]), dtype=np.float32)

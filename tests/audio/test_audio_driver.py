@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def jfk():
     x, sr = sf.read(EXAMPLES / "speech.wav", dtype="float32")
     assert sr == 16000
-    return x[: 5 * sr]  # "And so my fellow Americans, ask not what your country ..."
+    return x[: 5 * sr]  # "And so my fellow Americans, ask not"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_split_words_is_proportional_and_prefers_clause_ends():
 
 
 def test_transcript_alignment_is_used_and_ordered(jfk, recognizer):
-    batches = list(P.phone_batches(jfk, recognizer, "And so my fellow Americans, ask not what your country"))
+    batches = list(P.phone_batches(jfk, recognizer, "And so my fellow Americans, ask not"))  # the words of the first 5 s
     assert all(b.aligned for b in batches)
     phones = [p for b in batches for p in b.phones]
     assert [p.start_s for p in phones] == sorted(p.start_s for p in phones)
@@ -62,6 +62,7 @@ def test_wrong_transcript_never_gives_up(jfk, recognizer):
     assert batches and batches[-1].end_s == pytest.approx(len(long) / 16000)
     assert sum(len(b.phones) for b in batches) > 10
     assert [b.end_s for b in batches] == sorted(b.end_s for b in batches)
+    assert not all(b.aligned for b in batches)  # a recognised chunk is not reported as aligned
 
 
 def test_talk_cues_json_and_tsv(tmp_path):
@@ -80,3 +81,50 @@ def test_talk_cues_json_and_tsv(tmp_path):
     rows = [line.split("\t") for line in tsv.read_text().splitlines()]
     assert float(rows[0][0]) == 0.0 and all(r[1] in CLASSES for r in rows)
     assert [float(r[0]) for r in rows] == sorted(float(r[0]) for r in rows)
+
+
+def test_strut_is_marked_open_and_schwa_stays_mid():
+    from talkcli.motion.visemes import phone_class
+
+    cup = P.mark_strut("cup", [P.Phone("K", 0.0, 0.05), P.Phone("AH", 0.05, 0.15), P.Phone("P", 0.15, 0.2)])
+    assert [p.name for p in cup] == ["K", "AH1", "P"] and phone_class(cup[1].name) == "open"
+    the = [P.Phone("DH", 0.0, 0.03), P.Phone("AH", 0.03, 0.08)]
+    assert P.mark_strut("the", the) == the  # a weak function word keeps its schwa
+    # "about": the AH is short and first, the stressed AW is the longest vowel.
+    about = [P.Phone("AH", 0.0, 0.04), P.Phone("B", 0.04, 0.1), P.Phone("AW", 0.1, 0.3), P.Phone("T", 0.3, 0.35)]
+    assert P.mark_strut("about", about) == about
+    # "mother": the first, longest vowel is the stressed one.
+    mother = [P.Phone("M", 0, 0.06), P.Phone("AH", 0.06, 0.18), P.Phone("DH", 0.18, 0.22), P.Phone("ER", 0.22, 0.3)]
+    assert P.mark_strut("mother", mother)[1].name == "AH1"
+    assert phone_class("AH") == "mid"
+
+
+def test_gating_keeps_short_bilabial_closures_in_quiet_frames():
+    db = np.full(100, -80.0, dtype=np.float32)  # everything below the threshold
+    phones = [P.Phone("P", 0.10, 0.18), P.Phone("AA", 0.18, 0.40), P.Phone("M", 0.40, 0.70)]
+    out = P.gate_silence(phones, db, -50.0)
+    assert [p.name for p in out] == ["P", "SIL", "SIL"]  # a silent 80 ms p closure stays; a 300 ms "m" does not
+
+
+def test_alignment_retries_with_wide_beams_where_the_default_search_fails(jfk, recognizer, monkeypatch):
+    calls = []
+    real = recognizer._aligner_decoder
+
+    class Failing:
+        def __init__(self, d):
+            self.d = d
+
+        def seg(self):
+            return None
+
+        def __getattr__(self, name):
+            return getattr(self.d, name)
+
+    def decoder(wide=False):
+        calls.append(wide)
+        return real(wide) if wide else Failing(real(False))
+
+    monkeypatch.setattr(recognizer, "_aligner_decoder", decoder)
+    phones = recognizer.align(jfk, "and so my fellow americans".split())
+    assert phones and True in calls and False in calls
+    assert "M" in [p.name for p in phones]
