@@ -277,8 +277,18 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         saved = manifest.state_before(resume_at)
         state = MotionState(**saved) if saved is not None else None
 
+        english = settings.audio.lang.lower() in ("en", "eng", "english") or settings.audio.lang.lower().startswith("en-")
+        if not english and transcript_text is not None:
+            on_event(Notice("warning", f"--transcript is used for English only; {settings.audio.lang} speech is driven from the audio"))
+
         def batches(start_s: float):
-            for batch in phone_batches(audio.samples, recognizer, transcript_text, settings.audio.max_chunk_s, start_s=start_s):
+            if english:
+                it = phone_batches(audio.samples, recognizer, transcript_text, settings.audio.max_chunk_s, start_s=start_s)
+            else:
+                from talkcli.audio.acoustic import acoustic_batches
+
+                it = acoustic_batches(audio.samples, settings.audio.max_chunk_s, start_s=start_s)
+            for batch in it:
                 aligned.append(batch.aligned)
                 yield batch
 
@@ -339,7 +349,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         clock.add("join", time.perf_counter() - t)
         on_event(StageFinished("mux", time.perf_counter() - t))
 
-    if transcript_text is not None and not all(aligned):
+    if transcript_text is not None and english and not all(aligned):
         on_event(Notice("warning", "forced alignment to the transcript failed for part of the audio; that part was recognised from the audio instead"))
     # Phone decoding happens inside the motion generator's pull, enhancement inside the
     # renderer's: report each separately.

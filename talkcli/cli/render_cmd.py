@@ -57,7 +57,8 @@ def render(
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset name from presets/ or a .toml path. [default: balanced]"),
     config: Optional[Path] = typer.Option(None, "--config", help="Job file: TOML with the presets' sections, layered over the preset."),
     set_: list[str] = typer.Option([], "--set", help="Any setting, e.g. --set mux.crf=23 (repeatable; wins over preset and job file)."),
-    transcript: Optional[Path] = typer.Option(None, "--transcript", help="Text of the speech; improves mouth timing."),
+    transcript: Optional[Path] = typer.Option(None, "--transcript", help="Text of the speech (English); improves mouth timing."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Language of the speech: en (phone recognition) or any other code, e.g. de (acoustic driver). [default: en]"),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda. [default: auto]"),
     face_index: Optional[int] = typer.Option(None, "--face-index", help="Which face to animate, 0 = largest."),
     head_motion: Optional[float] = typer.Option(None, "--head-motion", help="Head motion amplitude 0..2 (0 = still). [default: 1]"),
@@ -85,6 +86,7 @@ def render(
 
         flags = {
             "audio.fps": fps,
+            "audio.lang": lang,
             "face.size": size,
             "face.face_index": face_index,
             "motion.seed": seed,

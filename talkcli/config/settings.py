@@ -32,6 +32,7 @@ class AudioSettings:
     fps: str = "25"  # frames per second: "25", "29.97", "30000/1001"
     frames_per_block: int = 4
     max_chunk_s: float = 12.0  # phone recognition runs on chunks cut at pauses, at most this long
+    lang: str = "en"  # en: pocketsphinx phones; any other language code: the acoustic driver (no phone model)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ def _validate(s: Settings) -> None:
     parse_fps(s.audio.fps)
     if not 1 <= s.audio.frames_per_block <= 64:
         raise ConfigError("audio.frames_per_block must be 1..64")
+    if not s.audio.lang or not s.audio.lang.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"--lang must be a language code such as en or de, got {s.audio.lang!r}")
     if not 2.0 <= s.audio.max_chunk_s <= 60.0:
         raise ConfigError("audio.max_chunk_s must be 2..60 seconds")
     if not 0.0 <= s.motion.head_motion <= 2.0:

@@ -23,7 +23,7 @@ def test_talking_video_against_itself(talking_analysis):
     assert agreement.mouth_r == pytest.approx(1.0, abs=1e-9)
     assert agreement.mouth_lag_ms == pytest.approx(0.0, abs=1e-6)
     assert agreement.lmd_iod == pytest.approx(0.0, abs=1e-6)
-    assert agreement.lmd_still_baseline_iod > 0.03  # the lips do move away from the first frame
+    assert agreement.lmd_still_baseline_iod > 0.015  # the lips do move away from the first frame (about 0.03 on the smoke render)
 
 
 def test_evaluate_with_itself_as_the_real_video(self_report):
