@@ -81,12 +81,24 @@ class Models:
         return self._recognizer
 
 
+def _source_digest() -> str:
+    """sha256 over talk's own code and presets: a resumed job must be finished by the same code."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted([*root.rglob("*.py"), *root.parent.joinpath("presets").glob("*.toml")]):
+        h.update(str(path.relative_to(root.parent)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _versions(ffmpeg: str | None) -> dict[str, str]:
     from importlib.metadata import version
 
     from talkcli.mux.ffmpeg import ffmpeg_version
 
-    out = {"talkcli": __version__, "ffmpeg": ffmpeg_version(ffmpeg)}
+    out = {"talkcli": __version__, "talkcli_source": _source_digest(), "ffmpeg": ffmpeg_version(ffmpeg)}
     for dist in ("mediapipe", "pocketsphinx", "numpy", "opencv-python-headless"):
         try:
             out[dist] = version(dist)
