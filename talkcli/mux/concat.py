@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from talkcli.jobs.paths import fsync_dir
 from talkcli.mux.ffmpeg import error_line, ffmpeg_failure, find_ffmpeg, quoted
-
-import logging
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +60,9 @@ def join_segments(
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, out)
-            dir_fd = os.open(out.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsync_dir(out.parent)
     except BaseException:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise
 
-
-def disk_free_bytes(path: Path) -> int:
-    return shutil.disk_usage(path).free

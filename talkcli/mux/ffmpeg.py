@@ -313,13 +313,8 @@ def _progress_values(stdout: bytes) -> dict[str, str]:
     return values
 
 
-def probe(path: Path | str, ffmpeg: str | None = None) -> MediaInfo:
-    """Streams, sizes and exact frame/sample counts of a media file.
-
-    Decodes the whole file (once for video, once for audio), so it costs about
-    as much as playing it at full speed; meant for tests and ``talk eval``.
-    """
-    path = Path(path)
+def _read_header(path: Path, ffmpeg: str | None) -> tuple[str, str, dict]:
+    """(ffmpeg binary, ``ffmpeg -i`` stderr, parsed header) of an existing media file."""
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file")
     exe = find_ffmpeg(ffmpeg)
@@ -330,7 +325,17 @@ def probe(path: Path | str, ffmpeg: str | None = None) -> MediaInfo:
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
         raise InputError(f"cannot read {path}: {error_line(text)}", hint="is it a video or audio file?")
-    header = parse_stream_header(text)
+    return exe, text, parse_stream_header(text)
+
+
+def probe(path: Path | str, ffmpeg: str | None = None) -> MediaInfo:
+    """Streams, sizes and exact frame/sample counts of a media file.
+
+    Decodes the whole file (once for video, once for audio), so it costs about
+    as much as playing it at full speed; meant for tests and ``talk eval``.
+    """
+    path = Path(path)
+    exe, text, header = _read_header(path, ffmpeg)
 
     video = None
     if header["video"] is not None:
@@ -477,16 +482,7 @@ def _container_tags(text: str) -> dict[str, str]:
 def read_media_meta(path: Path | str, ffmpeg: str | None = None) -> MediaMeta:
     """Tags and first-frame/first-sample times of ``path`` (decodes one frame of each stream)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path} does not exist or is not a file")
-    exe = find_ffmpeg(ffmpeg)
-    cmd = [exe, "-hide_banner", "-nostdin", "-i", str(path)]
-    log.debug("running %s", quoted(cmd))
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    text = proc.stderr.decode("utf-8", "replace")
-    if "Input #0" not in text:
-        raise InputError(f"cannot read {path}: {error_line(text)}", hint="is it a video or audio file?")
-    header = parse_stream_header(text)
+    exe, text, header = _read_header(path, ffmpeg)
     args = ["-i", str(path)]
     if header["video"] is not None:
         args += ["-map", "0:V:0", "-vf", "showinfo", "-frames:v", "1"]

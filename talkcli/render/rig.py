@@ -80,7 +80,6 @@ def _mouth_fields(face: np.ndarray, mouth_width: float, face_width: float) -> di
     side the vertical motion depends on the column and fades slowly with
     distance, so the field is a gentle shear: triangles cannot turn over.
     """
-    lips = set(topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER + topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER)
     W = mouth_width
     a, b = face[topo.MOUTH_CORNERS[0]], face[topo.MOUTH_CORNERS[1]]
     cx = (a[0] + b[0]) / 2
@@ -314,8 +313,6 @@ class FaceRig:
         disp = np.zeros((self.n_face, 2))
         e = self.expression
         W0, Wp = self.neutral_width, self.mouth_width
-        up_i, lo_i = self._chains["up_i"], self._chains["lo_i"]
-        up_o, lo_o = self._chains["up_o"], self._chains["lo_o"]
         profile = self._profile
         # Inner-lip gap per chain position: the absolute jaw-driven opening plus what is left of
         # the rest gap (the photo's own parting, scaled by expression) as speech takes over.
