@@ -72,12 +72,15 @@ def silence_threshold_db(db: np.ndarray) -> float:
     return max(-70.0, floor + 0.25 * (speech - floor))
 
 
-def speech_chunks(samples: np.ndarray, max_chunk_s: float = 12.0, min_pause_s: float = 0.2) -> list[Chunk]:
+def speech_chunks(samples: np.ndarray, max_chunk_s: float = 12.0, min_pause_s: float = 0.2,
+                  first_chunk_s: float = 4.0) -> list[Chunk]:
     """Cut points at pauses: a pure function of the samples.
 
     Chunks cover ``[0, len(samples))`` contiguously. A cut falls in the middle of
     a pause of at least ``min_pause_s``; where speech runs on past
     ``max_chunk_s``, the cut goes at the quietest 10 ms of the last 3 seconds.
+    The first chunk is at most ``first_chunk_s`` long, so the first frames are
+    encoded soon after the audio is decoded.
     """
     n = len(samples)
     db = frame_db(samples)
@@ -98,8 +101,9 @@ def speech_chunks(samples: np.ndarray, max_chunk_s: float = 12.0, min_pause_s: f
     start_f = 0
     total_f = len(db)
     ci = 0
-    while total_f - start_f > max_frames:
-        limit = start_f + max_frames
+    first_frames = int(min(first_chunk_s, max_chunk_s) * 100)
+    while total_f - start_f > (max_frames if chunks else first_frames):
+        limit = start_f + (max_frames if chunks else first_frames)
         best = None
         while ci < len(cuts_ok) and cuts_ok[ci] <= limit:
             if cuts_ok[ci] > start_f + 50:  # chunks of at least 0.5 s
