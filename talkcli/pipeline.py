@@ -255,6 +255,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         renderer = FrameRenderer(
             crop, crop_landmarks, map_scale=settings.render.map_scale, paste=paste, device=device,
             expression=settings.render.expression, extra_refs=extra or None,
+            rest_gap=0.0 if settings.render.rest_lips == "closed" else 1.0,
         )  # fmt: skip
         height, width = renderer.output_shape
         recognizer = models.recognizer

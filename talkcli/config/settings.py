@@ -47,7 +47,8 @@ class RenderSettings:
     crop_only: bool = False  # write the square crop instead of the full photo
     device: str = "auto"  # auto | cpu | cuda
     map_scale: float = 0.5  # resolution of the warp's backward map relative to the crop
-    expression: float = 1.0  # 1 keeps the photo's expression at rest, 0 relaxes its smile and parted lips
+    expression: float = 1.0  # 1 keeps the photo's expression (smile) at rest, 0 relaxes it
+    rest_lips: str = "closed"  # closed: parted lips in the photo close in silence; photo: they stay as photographed
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("motion.blink_interval_s must be above 0.5 s")
     if s.render.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"--device must be auto, cpu or cuda, got {s.render.device!r}")
+    if s.render.rest_lips not in ("closed", "photo"):
+        raise ConfigError(f"--rest-lips must be closed or photo, got {s.render.rest_lips!r}")
     if not 0.0 <= s.render.expression <= 1.0:
         raise ConfigError(f"--expression must be 0..1, got {s.render.expression}")
     if not 0.125 <= s.render.map_scale <= 1.0:

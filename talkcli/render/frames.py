@@ -65,6 +65,7 @@ class FrameRenderer:
 
     def __init__(self, crop: np.ndarray, crop_landmarks: np.ndarray, *, map_scale: float = 0.5,
                  paste: PasteBack | None = None, device: str = "cpu", expression: float = 1.0,
+                 rest_gap: float | None = None,
                  person_matte: np.ndarray | None | bool = None,
                  extra_refs: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.crop = np.ascontiguousarray(crop)
@@ -72,7 +73,7 @@ class FrameRenderer:
         from talkcli.face.glasses import has_glasses
 
         self.glasses = has_glasses(self.crop, crop_landmarks)
-        self.rig = FaceRig.build(crop_landmarks, size, expression=expression, glasses=self.glasses)
+        self.rig = FaceRig.build(crop_landmarks, size, expression=expression, glasses=self.glasses, rest_gap=rest_gap)
         self.eyes = EyeLayer(self.crop, crop_landmarks)
         self.warper = MeshWarper(size, self.rig.triangles, map_scale=map_scale)
         self.teeth_ref = None  # index into extra_refs of the photo the teeth come from

@@ -159,6 +159,7 @@ class FaceRig:
     face_width: float
     pivot: np.ndarray  # (3,) head rotation centre
     expression: float = 1.0  # 1 keeps the photo's smile at rest, 0 relaxes it
+    rest_gap: float = 1.0  # 1 keeps the photo's parted lips at rest, 0 closes them in silence
     neutral_width: float = 0.0  # relaxed mouth width (crop pixels), from face.expression
     photo_lift: float = 0.0  # lip centre below the corners' line in the photo (pixels)
     neutral_lift: float = 0.0
@@ -179,11 +180,14 @@ class FaceRig:
     _movable: np.ndarray | None = None
 
     @classmethod
-    def build(cls, landmarks: np.ndarray, size: int, expression: float = 1.0, glasses: bool = False) -> "FaceRig":
+    def build(cls, landmarks: np.ndarray, size: int, expression: float = 1.0, glasses: bool = False,
+              rest_gap: float | None = None) -> "FaceRig":
         """``landmarks``: ``(478, 3)`` in crop pixels (``CropGeometry.to_crop``).
 
         ``expression`` in 0..1: how much of the photo's own mouth expression (smile,
-        parted lips) is kept at rest; 1 keeps the photo as it is. ``glasses``: the photo shows
+        parted lips) is kept at rest; 1 keeps the photo as it is. ``rest_gap`` (default:
+        ``expression``) separately sets how much of the photo's lip parting stays at rest:
+        0 closes parted lips in silence. ``glasses``: the photo shows
         glasses (``face.glasses``); the lid fields then stay inside the frames' rims.
         """
         from talkcli.face.expression import estimate_expression
@@ -268,6 +272,7 @@ class FaceRig:
         pivot = np.array([centre[0], centre[1], float(depth.mean()) + 0.6 * face_width])
         return cls(
             expression=float(np.clip(expression, 0.0, 1.0)),
+            rest_gap=float(np.clip(expression if rest_gap is None else rest_gap, 0.0, 1.0)),
             neutral_width=ex.neutral_width,
             photo_lift=ex.lift,
             neutral_lift=min(ex.lift, 0.0),
@@ -318,7 +323,7 @@ class FaceRig:
         # the rest gap (the photo's own parting, scaled by expression) as speech takes over.
         g_photo = self._photo_gap
         take_over = min(1.0, 2.0 * max(jaw, rnd, stretch))
-        gap = (0.4 * W0 * jaw * (1 - 0.3 * rnd) * profile + e * g_photo * (1 - take_over)) * (1 - press)
+        gap = (0.4 * W0 * jaw * (1 - 0.3 * rnd) * profile + self.rest_gap * g_photo * (1 - take_over)) * (1 - press)
         change = gap - g_photo
         d_up = -0.25 * change
         d_lo = 0.75 * change
