@@ -29,7 +29,8 @@ class RenderResult:
     """What a render produced and how long it took.
 
     ``stage_ms_per_frame`` holds wall milliseconds per output frame for each
-    stage of the frame loop (phones, motion, warp, paste, encode);
+    stage of the frame loop (phones, motion, render, enhance, encode, join), over the
+    frames rendered in this run (a resumed job counts only its new frames);
     ``time_to_first_frame_s`` runs from the audio being decoded to the first
     frame handed to ffmpeg.
     """

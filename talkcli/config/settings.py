@@ -181,7 +181,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("mux.crf must be 0..51")
 
 
-def _read_toml(path: Path, what: str) -> dict[str, dict[str, Any]]:
+def read_sections(path: Path, what: str) -> dict[str, dict[str, Any]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -198,7 +198,7 @@ def load_preset(name: str) -> dict[str, dict[str, Any]]:
     path = Path(name) if name.endswith(".toml") else presets_dir() / f"{name}.toml"
     if not path.is_file():
         raise ConfigError(f"unknown preset {name!r}", hint=f"available: {', '.join(available_presets()) or 'none found'}")
-    return _read_toml(path, "preset")
+    return read_sections(path, "preset")
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -231,7 +231,7 @@ def load_settings(
             path = Path(job_file)
             if not path.is_file():
                 raise ConfigError(f"job file not found: {path}", hint="check the --config path")
-            layers.append((f"job file {path.name}", _read_toml(path, "job file")))
+            layers.append((f"job file {path.name}", read_sections(path, "job file")))
     flat_flags: dict[str, dict[str, Any]] = {}
     for key, value in (flags or {}).items():
         if value is None:

@@ -140,9 +140,9 @@ def _render_item(item: BatchItem, preset, flags, job_file, overwrite: bool, on_e
 
     layered: dict[str, dict[str, Any]] = {}
     if job_file is not None:
-        from talkcli.config.settings import _read_toml
+        from talkcli.config.settings import read_sections
 
-        layered = _read_toml(Path(job_file), "job file")
+        layered = read_sections(Path(job_file), "job file")
     for section, values in item.options.items():
         layered.setdefault(section, {}).update(values)
     settings = load_settings(preset, flags, job_file=layered or None)
