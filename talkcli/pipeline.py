@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import resource
 import shutil
 import tempfile
@@ -212,11 +213,14 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
         for stale in job_dir.glob(".*.part.*"):  # left by a killed run; we hold the lock, so no one writes them
             stale.unlink(missing_ok=True)
         device = resolve_device(settings.render.device)
+        # x264 shares the machine with the renderer: by default it gets all cores but one.
+        x264_threads = settings.mux.x264_threads or max(1, (os.cpu_count() or 2) - 1)
         identity = {
             "format": FORMAT_VERSION,
             "inputs": {name: {"path": str(p.resolve()), "sha256": hashes[name]} for name, p in inputs.items()},
             "config": {key: {"value": value, "source": source} for key, value, source in settings.items()}
-            | {"render.device_resolved": {"value": device, "source": "resolved"}},
+            | {"render.device_resolved": {"value": device, "source": "resolved"},
+               "mux.x264_threads_resolved": {"value": x264_threads, "source": "resolved"}},
             "versions": _versions(settings.mux.ffmpeg),
             "seed": settings.motion.seed,
             "plan": {
@@ -325,6 +329,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
             writer = VideoWriter(
                 seg_file, width, height, fps, None,
                 ffmpeg=settings.mux.ffmpeg, crf=settings.mux.crf, preset=settings.mux.x264_preset, overwrite=True,
+                threads=x264_threads,
             )  # fmt: skip
             with writer:
                 first_block = k * blocks_per_segment

@@ -55,6 +55,7 @@ class RenderSettings:
 class MuxSettings:
     crf: int = 20
     x264_preset: str = "veryfast"
+    x264_threads: int = 0  # 0: one less than the CPU count (at least 1), leaving a core to the renderer
     audio_bitrate: str = "160k"
     ffmpeg: str | None = None
 
@@ -177,6 +178,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("enhance.batch_size must be 1..64")
     if not 1.0 <= s.jobs.segment_s <= 600.0:
         raise ConfigError("jobs.segment_s must be 1..600 seconds")
+    if not 0 <= s.mux.x264_threads <= 64:
+        raise ConfigError("mux.x264_threads must be 0 (automatic) to 64")
     if not 0 <= s.mux.crf <= 51:
         raise ConfigError("mux.crf must be 0..51")
 

@@ -21,7 +21,7 @@ def job_from_manifest(job_dir: Path) -> tuple[RenderJob, Settings]:
     if data.get("status") == "complete":
         raise JobError(f"job {job_dir} is already complete: {data.get('output')}", hint="render again with talk render --overwrite")
     inputs = data["inputs"]
-    config = {key: entry["value"] for key, entry in data["config"].items() if key != "render.device_resolved"}
+    config = {key: entry["value"] for key, entry in data["config"].items() if entry["source"] != "resolved"}
     preset = next((e["source"][len("preset "):] for e in data["config"].values() if e["source"].startswith("preset ")), None)
     settings = load_settings(preset, config)
     job = RenderJob(
