@@ -77,7 +77,3 @@ class FfmpegError(TalkError):
     """ffmpeg exited with an error; the message carries its last stderr line."""
 
     exit_code = ExitCode.ENCODE
-
-
-class Interrupted(TalkError):
-    exit_code = ExitCode.INTERRUPTED

@@ -117,8 +117,9 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
     from talkcli.face.image import load_image
     from talkcli.jobs.manifest import FORMAT_VERSION, JobError, JobLock, Manifest, describe_differences
     from talkcli.jobs.paths import (
-        COMMENT_PREFIX, RENDER_RECORD, default_job_dir, input_hashes, input_paths, sha256_file, write_json_atomic,
+        COMMENT_PREFIX, RENDER_RECORD, default_job_dir, input_hashes, input_paths, sha256_file,
     )
+    from talkcli.files import write_json_atomic
     from talkcli.motion.generator import MotionConfig, MotionGenerator, MotionState
     from talkcli.motion.prosody import chunk_prosody
     from talkcli.mux.concat import join_segments

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from talkcli.errors import AudioError, FfmpegError, OutputError
-from talkcli.mux.ffmpeg import DISK_FULL, find_ffmpeg, last_stderr_line, parse_stream_header, quoted, run_ffmpeg
+from talkcli.mux.ffmpeg import DISK_FULL, error_line, find_ffmpeg, parse_stream_header, quoted, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None, keep_in: Path | No
             if "matches no streams" in stderr:
                 raise AudioError(f"{path} has no audio stream", hint="pass a file with a speech track")
             raise AudioError(
-                f"cannot decode audio from {path}: {last_stderr_line(stderr)}",
+                f"cannot decode audio from {path}: {error_line(stderr)}",
                 hint="check that the file plays; converting it to WAV may help",
             )
         if keep_in is not None and raw.exists():

@@ -179,14 +179,6 @@ class PhoneRecognizer:
             for seg in d.seg()
         ]
 
-    def known_words(self, text: str) -> tuple[list[str], list[str]]:
-        """(words in the dictionary, words missing from it), lower-cased, punctuation removed."""
-        d = self._aligner_decoder()
-        words = _WORD.findall(text.lower())
-        known = [w for w in words if d.lookup_word(w)]
-        unknown = [w for w in words if not d.lookup_word(w)]
-        return known, unknown
-
     def _two_pass(self, pcm: bytes, words: list[str], wides: tuple[bool, ...] = (False, True)):
         """Word-level alignment: (the decoder that succeeded, its segments); default beams, then wide ones."""
         for wide in wides:

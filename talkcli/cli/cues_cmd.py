@@ -32,6 +32,7 @@ def cues(
         from talkcli.audio.decode import decode_audio
         from talkcli.audio.plan import parse_fps
         from talkcli.errors import InputError, OutputError
+        from talkcli.files import write_bytes_atomic
         from talkcli.motion.cues import audio_cues, cues_json, cues_tsv
 
         rate = parse_fps(fps)
@@ -51,8 +52,6 @@ def cues(
             out.file.flush()
         else:
             try:
-                tmp = output.with_name(f".{output.name}.tmp")
-                tmp.write_text(body, encoding="utf-8")
-                tmp.replace(output)
+                write_bytes_atomic(output, body.encode("utf-8"))
             except OSError as exc:
                 raise OutputError(f"cannot write {output}: {exc.strerror}", hint="check the folder exists and is writable") from None

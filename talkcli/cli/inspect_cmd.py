@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -30,6 +28,7 @@ def inspect(
         from talkcli.face.detect import FaceLandmarker, choose_face
         from talkcli.face.image import load_image
         from talkcli.face.inspect import assess, overlay
+        from talkcli.files import write_bytes_atomic
         from talkcli.mux.writer import check_output_path
 
         check_output_path(output, [ref], overwrite)
@@ -46,14 +45,7 @@ def inspect(
         ok, data = cv2.imencode(output.suffix.lower(), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
         if not ok:
             raise OutputError(f"could not encode {output.name}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data.tobytes())
-            os.replace(tmp, output)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_bytes_atomic(output, data.tobytes())
         out.print(f"{len(faces)} face(s); face {index}: {report.face_px:.0f} px, tilt {report.roll_deg:+.1f} deg, "
                   f"turn {report.yaw:+.2f}, eyes {report.eye_openness:.2f}, mouth {report.mouth_openness:.2f}")
         for w in report.warnings:

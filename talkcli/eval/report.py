@@ -7,15 +7,13 @@ canvas directly (no pyplot, no global backend switch).
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from talkcli.eval import KEY_DOC, EvalReport
+from talkcli.files import write_atomic
 from talkcli.events import (
     EventCallback,
     Notice,
@@ -40,7 +38,7 @@ SECTION_TITLES = {
 
 def write_json(report: EvalReport, path: Path, with_tracks: bool = True) -> None:
     """The JSON report (figures, ``key_doc``, per-frame ``tracks``), written atomically."""
-    _write_atomic(Path(path), lambda f: f.write(report.to_json(with_tracks).encode("utf-8") + b"\n"))
+    write_atomic(Path(path), lambda f: f.write(report.to_json(with_tracks).encode("utf-8") + b"\n"))
 
 
 def write_report(report: EvalReport, directory: Path, on_event: EventCallback = ignore_events) -> list[Path]:
@@ -63,7 +61,7 @@ def write_report(report: EvalReport, directory: Path, on_event: EventCallback = 
         if fig is None:
             continue
         path = directory / name
-        _write_atomic(path, lambda f, fig=fig: _save(fig, f))
+        write_atomic(path, lambda f, fig=fig: _save(fig, f))
         plots[name] = path.name
         written.append(path)
     json_path = directory / "report.json"
@@ -71,27 +69,13 @@ def write_report(report: EvalReport, directory: Path, on_event: EventCallback = 
     written.append(json_path)
     md = directory / "report.md"
     text = markdown(report, plots)
-    _write_atomic(md, lambda f: f.write(text.encode("utf-8")))
+    write_atomic(md, lambda f: f.write(text.encode("utf-8")))
     written.append(md)
     on_event(StageFinished("report", time.perf_counter() - t0))
     return written
 
 
 # -- files ----------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _save(fig, f) -> None:

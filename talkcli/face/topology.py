@@ -36,7 +36,6 @@ FACE_OVAL = [
 ]
 CHIN = 152
 NOSE_TIP = 1
-SUBNASALE = 2
 
 
 def _strip(upper: list[int], lower: list[int]) -> list[tuple[int, int, int]]:

@@ -163,17 +163,18 @@ def _worker_init() -> None:
     _worker_models = Models()
 
 
-def _worker_run(index: int, item: BatchItem, preset, flags, job_file, overwrite: bool, queue) -> tuple[int, str, str]:
-    def on_event(event: Event) -> None:
-        if queue is not None:
-            queue.put((index, event))
-
+def _attempt(index: int, item: BatchItem, preset, flags, job_file, overwrite: bool, on_event, models) -> tuple[int, str, str]:
+    """Render one item in isolation: (index, "done" | "failed", message); only Ctrl-C escapes."""
     try:
-        return index, "done", _render_item(item, preset, flags, job_file, overwrite, on_event, _worker_models)
+        return index, "done", _render_item(item, preset, flags, job_file, overwrite, on_event, models)
     except TalkError as exc:
         return index, "failed", exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
-    except Exception as exc:  # isolate the item: a bug in one render must not stop the batch
+    except Exception as exc:  # a bug in one render must not stop the batch
         return index, "failed", f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+
+
+def _worker_run(index: int, item: BatchItem, preset, flags, job_file, overwrite: bool, queue) -> tuple[int, str, str]:
+    return _attempt(index, item, preset, flags, job_file, overwrite, lambda event: queue.put((index, event)), _worker_models)
 
 
 def run_batch(
@@ -200,7 +201,7 @@ def run_batch(
         for i in todo:
             items[i].status = "running"
             on_item(i, items[i])
-            _, status, message = _run_inline(i, items[i], preset, flags, job_file, overwrite, on_event, models)
+            _, status, message = _attempt(i, items[i], preset, flags, job_file, overwrite, lambda e, i=i: on_event(i, e), models)
             items[i].status, items[i].message = status, message
             on_item(i, items[i])
         return items
@@ -241,13 +242,3 @@ def run_batch(
                 on_event(index, event)
     return items
 
-
-def _run_inline(i, item, preset, flags, job_file, overwrite, on_event, models):
-    try:
-        return i, "done", _render_item(item, preset, flags, job_file, overwrite, lambda e: on_event(i, e), models)
-    except KeyboardInterrupt:
-        raise
-    except TalkError as exc:
-        return i, "failed", exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
-    except Exception as exc:
-        return i, "failed", f"unexpected {type(exc).__name__}: {exc}"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from talkcli.errors import TalkError, ExitCode
-from talkcli.jobs.paths import write_json_atomic
+from talkcli.files import write_json_atomic
 
 MANIFEST = "manifest.json"
 LOCK = "lock"

@@ -42,12 +42,12 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from talkcli.errors import ConfigError, EnvironmentProblem
+from talkcli.files import write_json_atomic
 
 ENV_MODELS = "TALK_MODELS"
 VERIFIED_CACHE_NAME = "verified.json"
@@ -235,15 +235,8 @@ def _write_cache(key: str, record: dict) -> None:
         data = _read_cache()
         data = {k: v for k, v in data.items() if os.path.exists(k)}  # forget files that are gone
         data[key] = record
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".verified.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-            os.replace(tmp, target)  # atomic: a concurrent reader sees the old or the new file, never half
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        # Atomic: a concurrent reader sees the old or the new file, never half.
+        write_json_atomic(target, data)
     except OSError:
         pass
 

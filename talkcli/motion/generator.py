@@ -19,7 +19,6 @@ from talkcli.audio.phonemes import Phone, PhoneBatch
 from talkcli.audio.plan import BlockPlan
 from talkcli.motion.visemes import phone_target
 
-HEAD_DIMS = ("yaw", "pitch", "roll", "tx", "ty")  # degrees, degrees, degrees, face widths, face widths
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from talkcli.jobs.paths import fsync_dir
+from talkcli.files import fsync_dir
 from talkcli.mux.ffmpeg import error_line, ffmpeg_failure, find_ffmpeg, quoted
 
 log = logging.getLogger(__name__)

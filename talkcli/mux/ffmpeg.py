@@ -57,13 +57,6 @@ def find_ffmpeg(explicit: str | None = None) -> str:
         ) from exc
 
 
-def last_stderr_line(stderr: bytes | str) -> str:
-    """The last non-empty line ffmpeg wrote to stderr (its error, usually)."""
-    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
-
-
 _ERROR_WORDS = re.compile(
     r"error|invalid|no such file|permission denied|no space left|could not|cannot|unable to|failed|not found",
     re.IGNORECASE,

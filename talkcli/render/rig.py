@@ -21,7 +21,6 @@ RING_SCALES = (1.3, 1.75)  # anchor rings, as multiples of the face outline abou
 # Share of the head's motion each ring follows. The rings carry hair and neck; the
 # background around them is held still by the person matte in FrameRenderer.
 RING_FOLLOW = (0.9, 0.55)
-LID_SPREAD = 0.07  # lid motion spreads over this many face widths of skin (brows and glasses stay)
 RELIEF_SMOOTHING = 4  # neighbour-averaging sweeps over the depth relief used for head turns
 BORDER_CLEARANCE = 0.35  # a ring point moves at most this share of its distance to the crop border
 FOLD_ITERATIONS = 6  # relaxation sweeps allowed to unfold a frame's mesh
@@ -418,18 +417,13 @@ class FaceRig:
         return (pinv @ self.rigid(src, head)[:, :2]).T
 
     def folded(self, target: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
-        """Indices (into ``fold_triangles``) of triangles whose orientation flips in ``target``.
+        """Indices (into the skin and outer triangles: every triangle but the mouth and eye holes) of triangles whose orientation flips in ``target``.
 
         ``tolerance`` 0 counts every sign change (a zero area included); a positive value
         (twice the area, px^2) ignores flips smaller than that.
         """
         area = _signed_area(target, self._fold_tris) * self._fold_sign
         return np.flatnonzero(area <= 0) if tolerance <= 0 else np.flatnonzero(area < -tolerance)
-
-    @property
-    def fold_triangles(self) -> np.ndarray:
-        """Every triangle but the mouth and eye holes (which may collapse to nothing)."""
-        return self._fold_tris
 
     def unfold(self, target: np.ndarray) -> np.ndarray:
         """``target`` with no triangle turned over (see ``folded``; strict, every sign change).
