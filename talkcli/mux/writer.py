@@ -22,6 +22,7 @@ from types import TracebackType
 import numpy as np
 
 from talkcli.errors import AudioError, FfmpegError, OutputError
+from talkcli.files import fsync_dir
 from talkcli.mux.ffmpeg import ffmpeg_failure, StderrTail, find_ffmpeg, start_ffmpeg
 
 log = logging.getLogger(__name__)
@@ -248,25 +249,13 @@ class VideoWriter:
             if not self.overwrite and self.out_path.exists():
                 raise OutputError(f"{self.out_path} appeared during the render; pass --overwrite")
             os.replace(self._tmp_path, self.out_path)
-            self._fsync_dir()
+            fsync_dir(self.out_path.parent)
         except BaseException:
             self.abort()
             raise
         self._done = self._finished = True
         log.debug("wrote %s (%d frames)", self.out_path, self.frames_written)
         return self.out_path
-
-    def _fsync_dir(self) -> None:
-        try:
-            fd = os.open(self.out_path.parent, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:  # some filesystems refuse fsync on directories
-            pass
-        finally:
-            os.close(fd)
 
     def abort(self) -> None:
         """Kill ffmpeg and delete the temp file; ``out_path`` is left as it was. Idempotent."""
