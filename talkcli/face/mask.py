@@ -39,14 +39,26 @@ def jaw_fade(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     ears) it fades out later, 0.15 face widths below the chin, as the hair there moves with
     the head.
     """
+    import cv2
+
     pts = np.asarray(landmarks, dtype=np.float64)[:, :2]
     oval = pts[topo.FACE_OVAL]
     face_w = float(oval[:, 0].max() - oval[:, 0].min())
     chin_y = float(pts[topo.CHIN, 1])
-    low = oval[oval[:, 1] > oval[:, 1].mean()]
-    order = np.argsort(low[:, 0])
     xs = np.arange(shape[1], dtype=np.float64)
-    jaw_y = np.interp(xs, low[order, 0], low[order, 1])
+    # The jaw line is the lowest point of the face outline in each column. (Interpolating the
+    # outline's lower points in x order zigzags where a turned face's outline doubles back, and
+    # cut spikes into the head layer through the chin.)
+    outline = np.zeros(shape, dtype=np.uint8)
+    cv2.fillPoly(outline, [np.round(oval).astype(np.int32)], 1)
+    cols = np.flatnonzero(outline.any(axis=0))
+    if len(cols) == 0:  # the outline lies outside the image: its points still give the jaw
+        low = oval[oval[:, 1] > oval[:, 1].mean()]
+        order = np.argsort(low[:, 0])
+        jaw_y = np.interp(xs, low[order, 0], low[order, 1])
+    else:
+        bottom = shape[0] - 1 - np.argmax(outline[::-1, cols], axis=0)
+        jaw_y = np.interp(xs, cols.astype(np.float64), bottom.astype(np.float64))
     # Under the jaw (between the jaw angles), blending out to the chin-level fade beside it.
     x_a, x_b = sorted((float(pts[172, 0]), float(pts[397, 0])))
     under = 1.0 - _smoothstep(np.maximum(x_a - xs, xs - x_b) / (0.1 * face_w))

@@ -75,3 +75,28 @@ def test_prosody_nods_on_loud_voiced_frames_and_calms_in_pauses():
     peaks = np.flatnonzero(p.nod > 0.9)
     assert any(abs(i - 20) <= 2 for i in peaks) and any(abs(i - 30) <= 2 for i in peaks)
     assert p.activity[:5].max() < 0.3 and p.activity[22:28].min() > 0.7
+
+
+def test_head_matte_covers_the_whole_face_of_a_turned_head(hopper_crop):
+    """A turned face's outline doubles back in x; the head layer must still cover the chin."""
+    import cv2
+
+    from talkcli.face import topology as topo
+
+    _, _, crop, lm = hopper_crop
+    pts = np.asarray(lm, np.float64)
+    centre = pts[:, :3].mean(axis=0)
+    yaw = np.radians(40)
+    rot = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    turned = (pts[:, :3] - centre) @ rot.T + centre
+    oval = turned[topo.FACE_OVAL, :2]
+    xs = oval[:, 0]
+    low = oval[:, 1] > oval[:, 1].mean()
+    # The premise: in x order, the lower outline is not a function of x any more.
+    order = np.argsort(xs[low])
+    assert np.any(np.abs(np.diff(oval[low][order, 1])) > 8)
+    m = head_matte(np.ones(crop.shape[:2], np.float32), turned)
+    inside = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(oval).astype(np.int32)], 1)
+    inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
+    assert m[inside].min() > 0.99
