@@ -118,9 +118,12 @@ class Settings:
 
 
 def presets_dir() -> Path:
-    """The presets folder: ``TALK_PRESETS`` or ``presets/`` beside the package."""
+    """The presets folder: ``TALK_PRESETS``, else ``presets/`` of the checkout or the install
+    (``talkcli.data``)."""
+    from talkcli.data import data_path
+
     env = os.environ.get("TALK_PRESETS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "presets"
+    return Path(env) if env else data_path("presets")
 
 
 def available_presets() -> list[str]:

@@ -56,7 +56,10 @@ SOURCES = ("package", "user")
 
 
 def registry_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "models" / "registry.toml"
+    """``models/registry.toml`` of the checkout or the install (``talkcli.data``)."""
+    from talkcli.data import data_path
+
+    return data_path("models", "registry.toml")
 
 
 def user_cache_dir() -> Path:
