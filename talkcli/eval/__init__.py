@@ -112,7 +112,7 @@ KEY_DOC: dict[str, str] = {
     "closure.closures_without_face": "closures whose frames had no face; left out of closure_met_fraction",
     "closure.tolerance_frames": "a closure counts as met when the lips are closed within this many frames of it",
     "closure.closure_timing_median_ms": "median of (measured closed run centre - truth closure centre), ms; > 0: the lips close late",
-    "closure.spurious_closures": "runs of closed frames (opening <= closed_opening_iod) wholly inside speech (truth phoneme at each frame centre not silence) that overlap no closure widened by tolerance_frames: the benchmark scorer's spurious closures, measured on the picture",
+    "closure.spurious_closures": "runs of closed frames (opening <= closed_opening_iod) wholly inside speech (truth phoneme at each frame centre not silence; a run reaching a pause or either end of the video is the mouth at rest) that overlap no closure widened by tolerance_frames: the benchmark scorer's spurious closures, measured on the picture",
     "closure.spurious_closures_per_min": "spurious_closures per minute of frames with a face",
     "real.mouth_r": "Pearson r between our and the real speaker's inner-lip opening, frame by frame (0 when either mouth does not move)",
     "real.mouth_lag_ms": "lag maximising that correlation, ms; > 0: our mouth moves later than the real one",

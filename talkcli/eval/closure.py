@@ -17,9 +17,10 @@ Spurious closures follow the benchmark's scorer too: a run of consecutive
 closed frames that overlaps no event's widened frame range is spurious. The
 scorer counts runs of predicted "closed" labels, which never cover a pause
 (pauses are labelled "silence"); on the picture the lips also close to rest in
-pauses, so a closed run counts only when it lies wholly inside speech (every
-frame's centre falls in a non-silence phoneme). Per minute, over the frames
-with a face.
+pauses and before the first and after the last sound, so a closed run counts
+only when it lies wholly inside speech (every frame's centre falls in a
+non-silence phoneme) and touches neither end of the video. Per minute, over
+the frames with a face.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def closure_check(
     spurious = sum(
         1
         for a, b in runs
-        if speech[a:b].all() and not any(a <= hi and b - 1 >= lo for lo, hi in windows)
+        if 0 < a and b < n and speech[a:b].all() and not any(a <= hi and b - 1 >= lo for lo, hi in windows)
     )
     measured_s = float(np.count_nonzero(~np.isnan(opening))) / fps
     return ClosureResult(len(events), hits, undetected, timing, spurious, measured_s)

@@ -94,6 +94,10 @@ def test_spurious_closures_are_closed_runs_inside_speech_away_from_every_closure
     assert result.measured_s == pytest.approx(60 / FPS)
     assert result.spurious_per_min == pytest.approx(3 / (60 / FPS / 60))
     assert closure_check(truth, opening, FPS, tolerance_frames=3).spurious == 2  # frame 28 is now within reach of the p
+    # The video's first and last frames border no pause, but the mouth rests there before and after the sound.
+    assert closure_check(truth, opening[:49], FPS).spurious == 3
+    opening[0] = 0.0
+    assert closure_check(truth, opening[:48], FPS).spurious == 3
 
 
 def test_spurious_closures_skip_frames_without_face(tmp_path):
