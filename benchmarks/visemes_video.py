@@ -7,7 +7,7 @@ closures against the truth; beside it, the same figures from the driver's labels
 
     python benchmarks/visemes_video.py DATA_DIR [--ref PHOTO] [--conditions plain,transcript]
                                        [--jobs 2] [--only u00,u01] [--keep DIR] [--json OUT]
-                                       [--render-args "..."] [--rescore --keep DIR]
+                                       [--render-args "..."] [--rescore --keep DIR] [--closed-opening 0.04]
 
 Video figures: closure recall +-1 frame (closures whose frames have a face),
 spurious closures per minute (closed runs wholly inside speech that match no
@@ -85,13 +85,14 @@ def run_one(args: tuple) -> dict:
     return res
 
 
-def video_figures(track: Path, truth: Path) -> dict:
+def video_figures(track: Path, truth: Path, closed_opening: float | None = None) -> dict:
     """The closure check (``talk eval --truth``) on a kept opening track."""
-    from talkcli.eval.closure import closure_check, load_truth
+    from talkcli.eval.closure import CLOSED_OPENING, closure_check, load_truth
 
     z = np.load(track)
     opening = z["opening"]
-    c = closure_check(load_truth(truth), opening, float(z["fps"]), float(z["audio_start_s"]))
+    c = closure_check(load_truth(truth), opening, float(z["fps"]), float(z["audio_start_s"]),
+                      closed_opening=CLOSED_OPENING if closed_opening is None else closed_opening)
     return {"events": c.events, "met": c.closed, "undetected": c.undetected, "spurious": c.spurious,
             "measured_s": c.measured_s, "timing_ms": c.timing_ms, "frames": len(opening),
             "detected": int(np.count_nonzero(~np.isnan(opening)))}
@@ -138,6 +139,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write the pooled and per-file figures here")
     ap.add_argument("--render-args", default="", help="more `talk render` flags, e.g. \"--preset fast\"")
     ap.add_argument("--rescore", action="store_true", help="render nothing: score the videos' tracks kept in --keep")
+    ap.add_argument("--closed-opening", type=float, default=None,
+                    help="lips count as closed at or below this opening (inter-ocular distances) [default: talk eval's]")
     a = ap.parse_args()
 
     data = a.data.resolve()
@@ -173,7 +176,7 @@ def main() -> None:
         wall = time.perf_counter() - t0
         for r in results:
             if not failure(r):
-                r.update(video_figures(cdir / f"{r['stem']}.track.npz", data / f"{r['stem']}.json"))
+                r.update(video_figures(cdir / f"{r['stem']}.track.npz", data / f"{r['stem']}.json", a.closed_opening))
         by_stem = {r["stem"]: r for r in results}
         fails = {r["stem"]: why for r in results if (why := failure(r))}
         print(f"[{cond}] {len(results)} files in {wall:.0f} s wall, {len(fails)} failed {fails if fails else ''}",

@@ -140,15 +140,21 @@ class ClosureResult:
 
 
 def closure_check(
-    truth: Truth, opening: np.ndarray, fps: float, audio_start_s: float = 0.0, tolerance_frames: int = 1
+    truth: Truth,
+    opening: np.ndarray,
+    fps: float,
+    audio_start_s: float = 0.0,
+    tolerance_frames: int = 1,
+    closed_opening: float = CLOSED_OPENING,
 ) -> ClosureResult:
     """Score closure events against a measured opening track ``(N,)`` (NaN where no face).
 
-    ``audio_start_s`` is when the audio's first sample plays, in seconds after the first frame.
+    ``audio_start_s`` is when the audio's first sample plays, in seconds after the first frame;
+    ``closed_opening`` (inter-ocular distances) is where closed lips end, for sensitivity checks.
     """
     opening = np.asarray(opening, dtype=np.float64)
     n = len(opening)
-    closed = opening <= CLOSED_OPENING  # NaN compares False
+    closed = opening <= closed_opening  # NaN compares False
     runs = _runs(closed)
     events = truth.closures()
     hits, undetected, timing = 0, 0, []

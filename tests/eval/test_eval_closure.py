@@ -117,3 +117,13 @@ def test_speech_at_centres_samples_the_truth_like_the_benchmark(tmp_path):
     speech = truth.speech_at_centres(20, FPS)
     assert speech[:12].all() and not speech[12:15].any() and speech[15:20].all()
     assert truth.speech_at_centres(20, FPS, audio_start_s=0.08)[:2].tolist() == [False, False]  # before the audio starts
+
+
+def test_the_closed_threshold_can_be_moved_for_sensitivity_checks(tmp_path):
+    truth = load_truth(_truth_file(tmp_path, [("a", 0.0, 0.4), ("m", 0.4, 0.48), ("a", 0.48, 2.0)]))
+    opening = np.full(50, 0.2)
+    opening[10:12] = 0.003  # the m: closed at any threshold
+    opening[30] = 0.035  # an f-like near-closure: closed at the default 0.04, open at 0.02
+    assert closure_check(truth, opening, FPS).spurious == 1
+    strict = closure_check(truth, opening, FPS, closed_opening=0.02)
+    assert (strict.closed, strict.spurious) == (1, 0)
