@@ -75,24 +75,13 @@ class MotionState:
     activity: list[float] = field(default_factory=list)
 
 
-HOLD_MARGIN = 2  # frames computed beyond each side of a block so that holding a closure needs no carried state
-
-
 def _frame_targets(phones: list[Phone], times: np.ndarray, frame_s: float) -> np.ndarray:
     """Mouth target of each frame: phones weighted by their overlap with the frame.
 
     A bilabial closure (p, b, m) that covers a third of a frame wins that frame:
-    averaged away, the lips would never meet. A closure that wins one frame
-    alone is held for two, as ``talk cues`` labels it: it also takes the
-    neighbour frame holding more closure time (the later one on a tie). Without
-    the hold, FaceMesh found the lips closed on one frame only for 32 of the
-    348 closures met in the mouth-timing benchmark's transcript renders
-    (benchmarks/visemes_video.py), where the labels promise two.
-    The first and last ``HOLD_MARGIN`` frames of ``times`` only lend their
-    closure time to their neighbours; the caller discards them.
+    averaged away, the lips would never meet.
     """
     out = np.zeros((len(times), 4), dtype=np.float32)
-    closure_s = np.zeros(len(times))
     for i, t0 in enumerate(times):
         t1 = t0 + frame_s
         acc = np.zeros(4, dtype=np.float32)
@@ -107,18 +96,11 @@ def _frame_targets(phones: list[Phone], times: np.ndarray, frame_s: float) -> np
                 closure += overlap
             acc += overlap * target
             weight += overlap
-        closure_s[i] = closure
         if closure >= frame_s / 3:
             out[i] = (0.0, 0.0, 0.0, 1.0)
         elif weight > 0:
             # Time not covered by any phone counts as silence (a closed, idle mouth).
             out[i] = acc / max(weight, frame_s)
-    # Decided on the unheld closures only, so a frame's target depends on the two
-    # frames either side of it and a block computed with that margin equals one shot.
-    won = closure_s >= frame_s / 3
-    for h in range(1, len(times) - 1):
-        if won[h] and not won[h - 1] and not won[h + 1]:
-            out[h + 1 if closure_s[h + 1] >= closure_s[h - 1] else h - 1] = (0.0, 0.0, 0.0, 1.0)
     return out
 
 
@@ -183,18 +165,17 @@ class MotionGenerator:
         fps = float(self.plan.fps)
         frame_s = 1.0 / fps
         frames = np.arange(block.first_frame, block.first_frame + block.n_frames)
-        # Times from frame numbers, so a frame's time is the same whichever block computes it.
-        wide = np.arange(block.first_frame - HOLD_MARGIN, block.first_frame + block.n_frames + HOLD_MARGIN) * frame_s + cfg.anticipation_s
-        self._need_phones_until(wide[-1] + frame_s + 0.5)
+        times = frames * frame_s + cfg.anticipation_s
+        self._need_phones_until(times[-1] + frame_s + 0.5)
         # Drop phones that ended before this block: memory stays flat on long input.
-        horizon = wide[0] - 0.5
+        horizon = times[0] - 0.5
         self.state.phones = [p for p in self.state.phones if p[2] > horizon]
         drop = min(max(0, block.first_frame - self.state.prosody_start), len(self.state.nod))
         if drop:
             del self.state.nod[:drop], self.state.activity[:drop]
             self.state.prosody_start += drop
-        phones = [Phone(*p) for p in self.state.phones if p[1] < wide[-1] + frame_s]
-        targets = _frame_targets(phones, wide, frame_s)[HOLD_MARGIN:-HOLD_MARGIN]
+        phones = [Phone(*p) for p in self.state.phones if p[1] < times[-1] + frame_s]
+        targets = _frame_targets(phones, times, frame_s)
 
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = self.state.rng_state

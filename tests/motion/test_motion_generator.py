@@ -235,23 +235,6 @@ def test_any_bilabial_of_40ms_or_more_closes_the_lips_at_25fps(centre, dur):
     assert np.any((mouth[c - 1 : c + 2, 3] == 1.0) & (mouth[c - 1 : c + 2, 0] == 0.0))
 
 
-@pytest.mark.parametrize("fpb", [4, 5, 25])
-@pytest.mark.parametrize("start_ms, end_ms, expected", [
-    (1262, 1288, {31, 32}),  # 18 ms in frame 31 wins it; held into frame 32, which holds the rest (8 ms)
-    (1272, 1298, {31, 32}),  # 8 ms in 31, 18 ms in 32: held back into 31
-    (1265, 1280, {31, 32}),  # 15 ms inside frame 31 alone: on a tie the hold goes forward
-    (1225, 1310, {30, 31, 32}),  # 15, 40 and 30 ms: three frames won, nothing to hold
-])
-def test_a_closure_that_wins_one_frame_is_held_for_two(fpb, start_ms, end_ms, expected):
-    # At 4 frames a block, frames 31 and 32 lie in different blocks; at 5 and 25 in the same one.
-    s, e = start_ms / 1000, end_ms / 1000
-    phones = [Phone("AA", 0.3, s), Phone("M", s, e), Phone("AA", e, 2.5)]
-    mouth, _, _ = stack(run(plan_blocks(3 * RATE, RATE, 25, fpb), [PhoneBatch(3.0, phones, aligned=False)])[0])
-    closed = set(np.flatnonzero((mouth[:, 3] == 1.0) & (mouth[:, 0] == 0.0)).tolist())
-    assert closed == expected
-    assert mouth[min(expected) - 1, 0] > 0.5 and mouth[max(expected) + 1, 0] > 0.3  # the vowel opens either side
-
-
 @pytest.mark.parametrize("anticipation,expected", [(0.0, 25), (0.04, 24)])
 def test_mouth_opens_on_the_vowel_shifted_by_anticipation(anticipation, expected):
     # A vowel starting at 1.0 s after silence: frame 25 starts at 1.0 s; 40 ms of anticipation is one frame.
