@@ -61,6 +61,7 @@ def _summary_rows(figures: dict) -> list[tuple[str, str]]:
     if figures.get("closure"):
         c = figures["closure"]
         rows.append(("closure_met_fraction", f(c["closure_met_fraction"], "{:.3f}") + f" of {c['closure_events']} closures"))
+        rows.append(("spurious_closures_per_min", f(c["spurious_closures_per_min"], "{:.1f}") + f" ({c['spurious_closures']} runs)"))
     if figures.get("real"):
         r = figures["real"]
         rows += [

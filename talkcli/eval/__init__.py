@@ -14,7 +14,8 @@ renderer's internal targets) and measures:
 5. fidelity: background pixels that change between frames, PSNR of the face
    outside the mouth against the reference photo;
 6. with ``truth`` (timed phonemes): the share of p/b/m closures where the lips
-   are measured closed within +-1 frame;
+   are measured closed within +-1 frame, and the closures during speech that
+   match none (spurious, per minute);
 7. the speed the render recorded in its job directory.
 
 The library never prints; progress goes to ``on_event``. ``talkcli.eval.report``
@@ -111,6 +112,8 @@ KEY_DOC: dict[str, str] = {
     "closure.closures_without_face": "closures whose frames had no face; left out of closure_met_fraction",
     "closure.tolerance_frames": "a closure counts as met when the lips are closed within this many frames of it",
     "closure.closure_timing_median_ms": "median of (measured closed run centre - truth closure centre), ms; > 0: the lips close late",
+    "closure.spurious_closures": "runs of closed frames (opening <= closed_opening_iod) wholly inside speech (truth phoneme at each frame centre not silence; a run reaching a pause or either end of the video is the mouth at rest) that overlap no closure widened by tolerance_frames: the benchmark scorer's spurious closures, measured on the picture",
+    "closure.spurious_closures_per_min": "spurious_closures per minute of frames with a face",
     "real.mouth_r": "Pearson r between our and the real speaker's inner-lip opening, frame by frame (0 when either mouth does not move)",
     "real.mouth_lag_ms": "lag maximising that correlation, ms; > 0: our mouth moves later than the real one",
     "real.mouth_r_at_lag": "Pearson r at that lag",
@@ -383,6 +386,8 @@ def _video_figures(a: VideoAnalysis, truth_used: bool) -> dict[str, Any]:
             "closures_without_face": c.undetected,
             "closure_met_fraction": _round(c.fraction),
             "closure_timing_median_ms": _round(float(np.median(c.timing_ms)), 1) if c.timing_ms else None,
+            "spurious_closures": c.spurious,
+            "spurious_closures_per_min": _round(c.spurious_per_min, 2),
             "tolerance_frames": 1,
         }
     else:

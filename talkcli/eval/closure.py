@@ -12,6 +12,15 @@ widened by one frame on each side, has its lips measured closed: an inner-lip
 opening at most ``CLOSED_OPENING`` inter-ocular distances (about 3.5 mm on an
 adult face). This is the benchmark's "recall within +-1 frame", measured on
 the picture instead of on predicted labels.
+
+Spurious closures follow the benchmark's scorer too: a run of consecutive
+closed frames that overlaps no event's widened frame range is spurious. The
+scorer counts runs of predicted "closed" labels, which never cover a pause
+(pauses are labelled "silence"); on the picture the lips also close to rest in
+pauses and before the first and after the last sound, so a closed run counts
+only when it lies wholly inside speech (every frame's centre falls in a
+non-silence phoneme) and touches neither end of the video. Per minute, over
+the frames with a face.
 """
 
 from __future__ import annotations
@@ -74,6 +83,15 @@ class Truth:
             speech[max(0, lo) : max(0, min(n_frames, hi + 1))] = True
         return speech
 
+    def speech_at_centres(self, n_frames: int, fps: float, audio_start_s: float = 0.0) -> np.ndarray:
+        """``(n_frames,) bool``: the phoneme at the frame's centre is not silence (how the benchmark samples frames)."""
+        centres = (np.arange(n_frames) + 0.5) / fps - audio_start_s
+        speech = np.zeros(n_frames, dtype=bool)
+        for seg in self.segments:
+            if not self.is_silence(seg.phoneme):
+                speech |= (centres >= seg.start_s) & (centres < seg.end_s)
+        return speech
+
 
 def load_truth(path: Path) -> Truth:
     """Read a phoneme ground-truth JSON file; raises ``InputError`` when it is not one."""
@@ -108,30 +126,44 @@ class ClosureResult:
     closed: int
     undetected: int  # events whose frames had no face, left out of the fraction
     timing_ms: list[float]  # per met event: centre of the nearest closed run minus the event's centre
+    spurious: int = 0  # closed runs inside speech that overlap no event's widened frame range
+    measured_s: float = 0.0  # seconds of frames with a face (the spurious rate's denominator)
 
     @property
     def fraction(self) -> float | None:
         scored = self.events - self.undetected
         return self.closed / scored if scored else None
 
+    @property
+    def spurious_per_min(self) -> float | None:
+        return 60.0 * self.spurious / self.measured_s if self.measured_s > 0 else None
+
 
 def closure_check(
-    truth: Truth, opening: np.ndarray, fps: float, audio_start_s: float = 0.0, tolerance_frames: int = 1
+    truth: Truth,
+    opening: np.ndarray,
+    fps: float,
+    audio_start_s: float = 0.0,
+    tolerance_frames: int = 1,
+    closed_opening: float = CLOSED_OPENING,
 ) -> ClosureResult:
     """Score closure events against a measured opening track ``(N,)`` (NaN where no face).
 
-    ``audio_start_s`` is when the audio's first sample plays, in seconds after the first frame.
+    ``audio_start_s`` is when the audio's first sample plays, in seconds after the first frame;
+    ``closed_opening`` (inter-ocular distances) is where closed lips end, for sensitivity checks.
     """
     opening = np.asarray(opening, dtype=np.float64)
     n = len(opening)
-    closed = opening <= CLOSED_OPENING  # NaN compares False
+    closed = opening <= closed_opening  # NaN compares False
     runs = _runs(closed)
     events = truth.closures()
     hits, undetected, timing = 0, 0, []
+    windows = []
     for s, e in events:
         s, e = s + audio_start_s, e + audio_start_s
         lo, hi = _frames_overlapping(s, e, fps)
         lo, hi = max(0, lo - tolerance_frames), min(n - 1, hi + tolerance_frames)
+        windows.append((lo, hi))
         if hi < lo:
             undetected += 1
             continue
@@ -145,7 +177,14 @@ def closure_check(
             near = [(a, b) for a, b in runs if a <= hi and b - 1 >= lo]
             a, b = min(near, key=lambda r: abs(0.5 * (r[0] + r[1]) / fps - centre))
             timing.append(1000.0 * (0.5 * (a + b) / fps - centre))
-    return ClosureResult(len(events), hits, undetected, timing)
+    speech = truth.speech_at_centres(n, fps, audio_start_s)
+    spurious = sum(
+        1
+        for a, b in runs
+        if 0 < a and b < n and speech[a:b].all() and not any(a <= hi and b - 1 >= lo for lo, hi in windows)
+    )
+    measured_s = float(np.count_nonzero(~np.isnan(opening))) / fps
+    return ClosureResult(len(events), hits, undetected, timing, spurious, measured_s)
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:

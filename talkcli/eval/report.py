@@ -134,7 +134,10 @@ def _verdicts(fig: dict[str, Any]) -> list[str]:
         )
     clo = fig.get("closure")
     if clo:
-        lines.append(f"- **Closures**: {clo['closures_met']} of {clo['closure_events']} p/b/m closures measured closed within +-1 frame.")
+        lines.append(
+            f"- **Closures**: {clo['closures_met']} of {clo['closure_events']} p/b/m closures measured closed within +-1 frame; "
+            f"{clo['spurious_closures']} spurious closures during speech ({_fmt(clo['spurious_closures_per_min'])}/min)."
+        )
     return lines
 
 
