@@ -39,9 +39,11 @@ MIN_SEPARATION = 0.06
 # An extra photo shows its mouth interior when its lips are parted by this much (relaxed widths).
 INTERIOR_GAP = 0.05
 MARGIN = 0.12  # skin taken around the outer lips, in target mouth widths
-FEATHER = 0.06  # Gaussian feather of the mask's edge, in target mouth widths
-REACH = 1.5  # triangles within this many relaxed mouth widths of the mouth centre are warped
+FEATHER = 0.06  # the mask fades to 0 over twice this beyond the margin, in target mouth widths
+REACH = 1.1  # triangles with a corner within this many relaxed mouth widths of the mouth centre are warped
 MID = slice(3, 8)  # the middle five positions of the 11-point inner-lip chains
+# The points a mouth shape is measured on.
+SHAPE_POINTS = sorted(set(topo.LIPS_INNER_UPPER[MID] + topo.LIPS_INNER_LOWER[MID] + list(topo.MOUTH_CORNERS) + [13, 14]))
 
 
 def mouth_shape(points: np.ndarray, width: float) -> np.ndarray:
@@ -153,6 +155,8 @@ class ExpressionRefs:
         keep = np.all(tris < rig.n_face, axis=1) & near[np.minimum(tris, rig.n_face - 1)].any(axis=1)
         self.triangles = np.ascontiguousarray(tris[keep])
         self.weights = np.zeros(len(self.refs))
+        g = np.arange(crop.shape[0], dtype=np.float32)
+        self._grid = np.meshgrid(g, g)  # (x, y) of every crop pixel
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -160,8 +164,10 @@ class ExpressionRefs:
     def frame_weights(self, target: np.ndarray, skull: np.ndarray) -> np.ndarray:
         """``(R,)`` weight of each extra photo for ``target`` (``(V, 2)`` crop pixels) whose head
         pose is ``skull`` (``(2, 3)`` affine, reference crop -> frame); they sum to at most 1."""
-        lin, shift = skull[:, :2], skull[:, 2]
-        upright = (np.asarray(target[: self.rig.n_face], np.float64) - shift) @ np.linalg.inv(lin).T
+        (a, b), (c, d) = skull[:, :2]
+        inv = np.array([[d, -b], [-c, a]]) / (a * d - b * c)
+        upright = np.zeros((self.rig.n_face, 2))
+        upright[SHAPE_POINTS] = (np.asarray(target[SHAPE_POINTS], np.float64) - skull[:, 2]) @ inv.T
         shape = mouth_shape(upright, self.width)
         w = np.array([blend_weight(shape, self.primary, r["shape"]) for r in self.refs])
         total = float(w.sum())
@@ -178,32 +184,38 @@ class ExpressionRefs:
             return None
         lips = np.concatenate([target[topo.LIPS_OUTER_UPPER], target[topo.LIPS_OUTER_LOWER[::-1]]])
         span = float(np.linalg.norm(target[topo.MOUTH_CORNERS[1]] - target[topo.MOUTH_CORNERS[0]]))
-        r = max(1, int(round(MARGIN * span)))
+        r = MARGIN * span
         sigma = max(0.5, FEATHER * span)
-        pad = r + int(np.ceil(3 * sigma)) + 2
+        pad = int(np.ceil(r + 2 * sigma)) + 2
         h, wd = frame.shape[:2]
         x0, y0 = np.maximum(np.floor(lips.min(axis=0)).astype(int) - pad, 0)
         x1, y1 = np.minimum(np.ceil(lips.max(axis=0)).astype(int) + pad + 1, (wd, h))
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
         origin = np.array([x0, y0], np.float64)
-        # Feathered region: the outer lips, grown by the margin, blurred.
-        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(mask, [np.round((lips - origin) * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        mask = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
+        # Feathered region: full weight within the margin of the outer lips, fading to 0 over
+        # twice the feather beyond it (by distance to the lips, so the fade follows their shape).
+        outside_lips = np.full((y1 - y0, x1 - x0), 255, np.uint8)
+        cv2.fillPoly(outside_lips, [np.round((lips - origin) * 16).astype(np.int32)], 0, lineType=cv2.LINE_8, shift=4)
+        dist = cv2.distanceTransform(outside_lips, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        mask = np.clip((r + 2 * sigma - dist) / (2 * sigma), 0.0, 1.0)
+        mask = mask * mask * (3 - 2 * mask)
         inner = np.zeros(mask.shape, np.uint8)
         opening = np.concatenate([target[topo.LIPS_INNER_UPPER], target[topo.LIPS_INNER_LOWER[::-1]]])
         cv2.fillPoly(inner, [np.round((opening - origin) * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
         outside = 1.0 - inner.astype(np.float32) / 255.0
-        # Which triangle covers each pixel (later triangles win, as in the mesh warp).
+        # Which triangle covers each pixel (later triangles win, as in the mesh warp); only those
+        # that reach into the region are drawn.
         index = np.full(mask.shape, -1, np.int32)
-        pts = np.round((target[self.triangles] - origin) * 16).astype(np.int32)
-        for i in range(len(pts)):
-            cv2.fillConvexPoly(index, pts[i], i, cv2.LINE_8, 4)
+        corners = target[self.triangles]
+        lo, hi = corners.min(axis=1), corners.max(axis=1)
+        near = np.flatnonzero((hi[:, 0] >= x0) & (lo[:, 0] < x1) & (hi[:, 1] >= y0) & (lo[:, 1] < y1))
+        pts = np.round((corners[near] - origin) * 16).astype(np.int32)
+        for i, k in enumerate(near):
+            cv2.fillConvexPoly(index, pts[i], int(k), cv2.LINE_8, 4)
         covered = index >= 0
         idx = np.where(covered, index, 0)
-        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        gx, gy = self._grid[0][y0:y1, x0:x1], self._grid[1][y0:y1, x0:x1]
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         acc = np.zeros_like(roi)
         alpha_total = np.zeros(mask.shape, np.float32)
