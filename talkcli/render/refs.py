@@ -132,7 +132,8 @@ class ExpressionRefs:
 
     ``crop``: the animated ``(S, S, 3) uint8`` crop; ``rig``: its ``FaceRig``; ``extra_refs``:
     ``(image (H, W, 3) uint8, landmarks (478, 2+) in its pixels)`` per extra photo.
-    ``weights`` holds the last frame's weight per photo (0..1).
+    ``weights``: each photo's weight (0..1) in the last frame that ``blend`` saw (frames at
+    rest never reach it: they are the animated photo).
     """
 
     def __init__(self, crop: np.ndarray, rig, extra_refs: list[tuple[np.ndarray, np.ndarray]]) -> None:
