@@ -136,3 +136,25 @@ def test_renders_with_extra_refs_are_deterministic(hopper_crop, open_ref):
     head = np.array([2.0, -1.0, 0.5, 0.01, 0.0])
     frames = [FrameRenderer(crop, lm, extra_refs=[open_ref]).render_crop(mouth, 0.0, head) for _ in range(2)]
     np.testing.assert_array_equal(frames[0], frames[1])
+
+
+def test_paste_back_leaves_the_borrowed_mouth_without_the_first_photos_fine_detail(landmarker, hopper_crop, open_ref):
+    # On a photo sharper than the crop, paste-back adds the photo's own fine detail, warped; over
+    # another photo's mouth that detail would be the wrong mouth's, so it is kept off it.
+    from talkcli.face.crop import face_crop
+    from talkcli.render.paste import PasteBack
+
+    big = cv2.resize(hopper_crop[0], None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    face = landmarker.faces(big)[0]
+    geometry = face_crop(face.landmarks, big.shape, 256)
+    paste = PasteBack(big, geometry)
+    assert paste.detail
+    r = FrameRenderer(geometry.crop(big), geometry.to_crop(face.landmarks), paste=paste, person_matte=False,
+                      extra_refs=[open_ref])
+    r.render_crop(OPEN, 0.0, ZERO_HEAD)
+    weight = float(r.refs.weights[0])
+    assert weight > 0.9
+    t = r.rig.target(OPEN, 0.0, ZERO_HEAD)
+    lips = np.zeros((256, 256), np.uint8)
+    cv2.fillPoly(lips, [np.round(np.concatenate([t[topo.LIPS_OUTER_UPPER], t[topo.LIPS_OUTER_LOWER[::-1]]])).astype(np.int32)], 1)
+    assert r._aux["layers"][lips > 0].min() >= weight - 1e-3
