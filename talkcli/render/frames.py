@@ -60,7 +60,9 @@ class FrameRenderer:
     None computes it, False turns the layered composite off (the whole crop is warped).
     ``extra_refs``: other photos of the same person as ``(image (H, W, 3) uint8, landmarks
     (478, 2+) in that image's pixels)``, e.g. their own crops; the first that shows teeth
-    supplies the mouth's teeth when this crop shows none. The first photo is the one animated.
+    supplies the mouth's teeth when this crop shows none, and each lends its mouth to frames
+    whose mouth shape is closer to its own than to this crop's (``render.refs``). The first
+    photo is the one animated.
     """
 
     def __init__(self, crop: np.ndarray, crop_landmarks: np.ndarray, *, map_scale: float = 0.5,
@@ -89,6 +91,11 @@ class FrameRenderer:
                     teeth_source, self.teeth_ref = aligned, i
                     break
         self.mouth = MouthModel(self.crop, crop_landmarks, teeth_source=teeth_source)
+        self.refs = None  # extra photos' mouths as alternative expressions (render.refs)
+        if extra_refs:
+            from talkcli.render.refs import ExpressionRefs
+
+            self.refs = ExpressionRefs(self.crop, self.rig, extra_refs) or None
         lm = np.asarray(crop_landmarks, np.float64)
         own_teeth = self.mouth.photo_teeth and self.teeth_ref is None
         self._clean_lips = lips_without_teeth(self.crop, lm) if own_teeth else None
@@ -162,8 +169,9 @@ class FrameRenderer:
         if strength > 0:
             chin = self.rig.source[topo.CHIN] @ skull[:, :2].T + skull[:, 2]
             self.mouth.draw(frame, target, skull, target[topo.CHIN] - chin, strength=strength)
+        covered = self.refs.blend(frame, target, skull) if self.refs is not None else None
         self._aux = {"map_x": map_x, "map_y": map_y, "alpha": None,
-                     "layers": self._layers(target, strength, blink, gazing) if detail else None}
+                     "layers": self._layers(target, strength, blink, gazing, covered) if detail else None}
         if self.matte is None:
             return frame
         # Head layer over the still layer.
@@ -177,9 +185,10 @@ class FrameRenderer:
         self._aux["alpha"] = alpha
         return cv2.blendLinear(frame, still, alpha, 1.0 - alpha)
 
-    def _layers(self, target: np.ndarray, mouth: float, blink: float, gazing: bool) -> np.ndarray:
-        """``(S, S) float32``: where drawn layers (mouth interior, lids, moved irises) cover the
-        warp, for paste-back's full-resolution detail to leave alone."""
+    def _layers(self, target: np.ndarray, mouth: float, blink: float, gazing: bool,
+                covered: np.ndarray | None = None) -> np.ndarray:
+        """``(S, S) float32``: where drawn layers (mouth interior, lids, moved irises, ``covered``:
+        another photo's mouth) cover the warp, for paste-back's full-resolution detail to leave alone."""
         import cv2
 
         size = self.crop.shape[0]
@@ -190,7 +199,8 @@ class FrameRenderer:
         polys += [(p, 1.0) for p in self.eyes.covered(target, blink, gazing)]
         for poly, value in polys:
             cv2.fillPoly(out, [np.round(poly * 4).astype(np.int32)], float(value), lineType=cv2.LINE_AA, shift=2)
-        return cv2.dilate(out, np.ones((5, 5), np.uint8)) if polys else out
+        out = cv2.dilate(out, np.ones((5, 5), np.uint8)) if polys else out
+        return out if covered is None else np.maximum(out, covered)
 
     def render_block(self, block: MotionBlock, enhance=None) -> Iterator[np.ndarray]:
         """The frames of one motion block, in order, each ``(H, W, 3) uint8`` RGB.
