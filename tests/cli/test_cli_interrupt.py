@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 def test_sigint_mid_render_then_resume(tmp_path, example_face):
     speech, sr = sf.read(os.path.join(os.path.dirname(example_face), "speech.wav"), dtype="float32")
     long_audio = tmp_path / "long.wav"
-    sf.write(long_audio, np.tile(speech, 3), sr)  # 33 s: several segments
+    # 66 s, seven segments: after the first one there is work enough left that a loaded machine
+    # cannot finish the render between the manifest poll and the Ctrl-C.
+    sf.write(long_audio, np.tile(speech, 6), sr)
     out = tmp_path / "out.mp4"
     command = [sys.executable, "-m", "talkcli", "render", "--ref", str(example_face), "--audio", str(long_audio),
                "-o", str(out), "--preset", "smoke", "--device", "cpu", "--quiet"]
