@@ -31,6 +31,10 @@ DECODER_SEED = 1234  # pocketsphinx dithers with its own RNG; a fixed seed keeps
 # beams find it, but where both succeed the defaults place phone boundaries better
 # (measured on the mouth-timing benchmark).
 ALIGN_WIDE_BEAMS = {"beam": 1e-100, "pbeam": 1e-100, "wbeam": 1e-80}
+# Quiet the aligner hears before and after each stretch (seconds, dBFS): room for
+# the leading and trailing silence of the alignment grammar (see _phone_pass).
+ALIGN_PAD_S = 0.2
+ALIGN_PAD_DB = -60.0
 
 
 @dataclass(frozen=True)
@@ -137,24 +141,24 @@ class PhoneRecognizer:
     """pocketsphinx decoders (en-us), created once and reused for every chunk."""
 
     def __init__(self, lw: float = 2.0, pip: float = 0.3, beam: float = 1e-200, pbeam: float = 1e-20, **extra) -> None:
-        from pocketsphinx import Decoder, get_model_path
+        from pocketsphinx import get_model_path
 
         model = get_model_path()
         self._hmm = os.path.join(model, "en-us", "en-us")
         self._dict = os.path.join(model, "en-us", "cmudict-en-us.dict")
-        self._allphone = Decoder(
-            hmm=self._hmm,
-            allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
-            lw=lw,
-            pip=pip,
-            beam=beam,
-            pbeam=pbeam,
-            dither=True,
-            seed=DECODER_SEED,
-            loglevel="FATAL",
-            **extra,
-        )
+        self._phone_lm = os.path.join(model, "en-us", "en-us-phone.lm.bin")
+        self._allphone_args = dict(lw=lw, pip=pip, beam=beam, pbeam=pbeam, **extra)
+        self._allphone_decoder = None  # created when first needed: aligned speech never needs it
         self._aligners: list = [None, None]  # default beams, wide beams (created when first needed)
+
+    @property
+    def _allphone(self):
+        if self._allphone_decoder is None:
+            from pocketsphinx import Decoder
+
+            self._allphone_decoder = Decoder(hmm=self._hmm, allphone=self._phone_lm, dither=True, seed=DECODER_SEED,
+                                             loglevel="FATAL", **self._allphone_args)
+        return self._allphone_decoder
 
     def _aligner_decoder(self, wide: bool = False):
         k = int(wide)
@@ -193,49 +197,73 @@ class PhoneRecognizer:
                 return d, [(s.word, s.start_frame, s.end_frame) for s in seg]
         raise RuntimeError("forced alignment failed")
 
+    def _phone_pass(self, samples: np.ndarray, words: list[str], offset_s: float, wides: tuple[bool, ...] = (False, True)) -> list[Phone] | None:
+        """Word then phone alignment of ``words`` to the whole stretch; None where pocketsphinx fails.
+
+        The stretch goes to the decoder between two ``ALIGN_PAD_S`` stretches of
+        quiet, and the words between two optional-looking ``<sil>``: without them
+        the word search often starts its path with a one-frame ``<s>``, which the
+        phone pass (constrained to the word boundaries) cannot fit a silence
+        model into, and the phone pass fails outright.
+        """
+        pad = int(round(ALIGN_PAD_S * ANALYSIS_RATE))
+        quiet = np.random.Generator(np.random.PCG64(DECODER_SEED)).standard_normal(pad, dtype=np.float32) * np.float32(10 ** (ALIGN_PAD_DB / 20))
+        pcm = _to_pcm16(np.concatenate([quiet, np.asarray(samples, dtype=np.float32), quiet]))
+        end_s = offset_s + len(samples) / ANALYSIS_RATE
+        shift = offset_s - pad / ANALYSIS_RATE
+        for wide in wides:
+            try:
+                d, segs = self._two_pass(pcm, ["<sil>", *words, "<sil>"], (wide,))
+                if [_base(w) for w, _, _ in segs if _is_word(w)] != list(words):
+                    continue  # the search ran out of audio before the last word: a partial path
+                d.set_alignment()
+                d.start_utt()
+                d.process_raw(pcm, full_utt=True)
+                d.end_utt()
+                alignment = d.get_alignment()
+            except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
+                continue
+            if alignment is None:
+                continue
+            got: list[Phone] = []
+            for wd in alignment:
+                if not _is_word(wd.name):
+                    continue
+                got.extend(mark_strut(_base(wd.name), [
+                    Phone(ph.name, min(end_s, max(offset_s, shift + ph.start * SECONDS_PER_PS_FRAME)),
+                          min(end_s, max(offset_s, shift + (ph.start + ph.duration) * SECONDS_PER_PS_FRAME)))
+                    for ph in wd
+                ]))
+            if got:
+                return got
+        return None
+
     def align(self, samples: np.ndarray, words: list[str], offset_s: float = 0.0) -> list[Phone] | None:
         """Forced alignment of ``words`` to one stretch of speech; None where pocketsphinx fails.
 
-        Word boundaries come from one alignment pass over the whole stretch.
-        pocketsphinx's phone-level pass fails on long input, so it runs per
-        group of words between pauses (a few seconds each); where it still
-        fails, the word's dictionary phones share the word's span in
-        proportion to typical phone durations.
+        First the whole stretch in one word pass and one phone pass. Where that
+        fails, word boundaries come from one (wide-beam, if need be) word pass
+        over the whole stretch, and the phone pass runs per group of words
+        between pauses (a few seconds each); where it still fails, the word's
+        dictionary phones share the word's span in proportion to typical phone
+        durations.
         """
         if not words:
             return None
+        whole = self._phone_pass(samples, words, offset_s)
+        if whole:
+            return whole
         try:
             d, segs = self._two_pass(_to_pcm16(samples), words)
         except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
             return None
-        word_segs = [(w, a, b) for w, a, b in segs if w not in ("<s>", "</s>", "<sil>") and not w.startswith("++")]
+        word_segs = [(w, a, b) for w, a, b in segs if _is_word(w)]
         if len(word_segs) < len(words) * 0.8:
             return None
         phones: list[Phone] = []
         for group in _groups(word_segs):
             g0, g1 = group[0][1], group[-1][2] + 1
-            pcm = _to_pcm16(samples[g0 * HOP : g1 * HOP])
-            got = None
-            for wide in (False, True):
-                try:
-                    d, _ = self._two_pass(pcm, [_base(w) for w, _, _ in group], (wide,))
-                    d.set_alignment()
-                    d.start_utt()
-                    d.process_raw(pcm, full_utt=True)
-                    d.end_utt()
-                    alignment = d.get_alignment()
-                except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
-                    alignment = None
-                if alignment is not None:
-                    got = []
-                    for wd in alignment:
-                        got.extend(mark_strut(_base(wd.name), [
-                            Phone(ph.name, offset_s + (g0 + ph.start) * SECONDS_PER_PS_FRAME,
-                                  offset_s + (g0 + ph.start + ph.duration) * SECONDS_PER_PS_FRAME)
-                            for ph in wd
-                        ]))
-                if got:
-                    break
+            got = self._phone_pass(samples[g0 * HOP : g1 * HOP], [_base(w) for w, _, _ in group], offset_s + g0 * SECONDS_PER_PS_FRAME)
             if not got:
                 got = []
                 for w, a, b in group:
@@ -285,6 +313,11 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
 
 
 _VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+
+
+def _is_word(name: str) -> bool:
+    """False for pocketsphinx's sentence markers, silences and fillers (``<s>``, ``<sil>``, ``++NOISE++``)."""
+    return name not in ("<s>", "</s>", "<sil>") and not name.startswith(("+", "["))
 
 
 def _base(word: str) -> str:

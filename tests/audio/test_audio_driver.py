@@ -128,3 +128,24 @@ def test_alignment_retries_with_wide_beams_where_the_default_search_fails(jfk, r
     phones = recognizer.align(jfk, "and so my fellow americans".split())
     assert phones and True in calls and False in calls
     assert "M" in [p.name for p in phones]
+
+
+def test_speech_from_the_first_sample_gets_a_real_phone_alignment(recognizer, monkeypatch):
+    # espeak-ng -v en-us -s 170, resampled to 16 kHz, silence cut at both ends: the first
+    # word starts at sample 0. pocketsphinx's word search then starts its path with a
+    # one-frame <s> that the phone pass cannot fit, and every word used to fall back to
+    # evenly spread dictionary phones.
+    x, sr = sf.read(Path(__file__).parent / "speech_starts_at_once.wav", dtype="float32")
+    assert sr == 16000
+
+    def no_spread(*args):
+        raise AssertionError("fell back to spread dictionary phones")
+
+    monkeypatch.setattr(recognizer, "_spread", no_spread)
+    words = "a cheap ship sails through the shallow bay at dawn".split()
+    phones = recognizer.align(np.asarray(P.with_noise_floor(x, -60.0)[:]), words)
+    assert phones and [p.name.rstrip("012") for p in phones][:4] == ["AH", "CH", "IY", "P"]
+    assert [p.start_s for p in phones] == sorted(p.start_s for p in phones)
+    assert 0.0 <= phones[0].start_s and phones[-1].end_s <= len(x) / sr
+    closures = [p for p in phones if p.name in ("P", "B")]
+    assert len(closures) == 3  # cheap, ship, bay
