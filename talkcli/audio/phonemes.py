@@ -150,6 +150,7 @@ class PhoneRecognizer:
         self._allphone_args = dict(lw=lw, pip=pip, beam=beam, pbeam=pbeam, **extra)
         self._allphone_decoder = None  # created when first needed: aligned speech never needs it
         self._aligners: list = [None, None]  # default beams, wide beams (created when first needed)
+        self._derived: dict[str, str] = {}  # words not in the dictionary, pronounced from their stems
 
     @property
     def _allphone(self):
@@ -166,8 +167,27 @@ class PhoneRecognizer:
             from pocketsphinx import Decoder
 
             beams = ALIGN_WIDE_BEAMS if wide else {}
-            self._aligners[k] = Decoder(hmm=self._hmm, dict=self._dict, dither=True, seed=DECODER_SEED, loglevel="FATAL", **beams)
+            d = Decoder(hmm=self._hmm, dict=self._dict, dither=True, seed=DECODER_SEED, loglevel="FATAL", **beams)
+            for word, pron in self._derived.items():
+                d.add_word(word, pron, False)
+            self._aligners[k] = d
         return self._aligners[k]
+
+    def pronunciation(self, word: str) -> str | None:
+        """ARPAbet phones of ``word`` (lower case), from the dictionary or derived from a
+        dictionary stem (``derived_pronunciation``); None where neither knows it. A derived
+        word is added to the aligners' dictionary."""
+        d = self._aligner_decoder()
+        pron = d.lookup_word(word)
+        if pron or not word:
+            return pron or None
+        pron = derived_pronunciation(word, d.lookup_word)
+        if pron:
+            self._derived[word] = pron
+            for a in self._aligners:
+                if a is not None:
+                    a.add_word(word, pron, False)
+        return pron
 
     def recognise(self, samples: np.ndarray, offset_s: float = 0.0) -> list[Phone]:
         """Phone-loop recognition of one chunk; times are offset by ``offset_s``."""
@@ -315,6 +335,44 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
 _VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
 
 
+_VOICELESS = {"P", "T", "K", "F", "TH"}
+_SIBILANT = {"S", "Z", "SH", "ZH", "CH", "JH"}
+
+
+def derived_pronunciation(word: str, lookup) -> str | None:
+    """Pronunciation of an inflected word that the dictionary lacks, from its stem.
+
+    ``lookup(word)`` gives a dictionary pronunciation or None. Handles the regular
+    endings -s/-es/-'s, -ed, -ing, -er, -ly and -est, with the stem's final e
+    dropped or its final consonant doubled ("prowled" -> "prowl" + D,
+    "stopping" -> "stop" + IH NG). None where no ending fits a known stem.
+    """
+    def stems(base: str):
+        yield base
+        yield base + "e"
+        if len(base) > 2 and base[-1] == base[-2]:
+            yield base[:-1]
+        if base.endswith("i"):
+            yield base[:-1] + "y"
+
+    for ending in ("'s", "s", "es", "ed", "d", "ing", "er", "ly", "est"):
+        if not word.endswith(ending) or len(word) - len(ending) < 2:
+            continue
+        for stem in stems(word[: -len(ending)]):
+            pron = lookup(stem)
+            if not pron:
+                continue
+            last = pron.split()[-1]
+            if ending in ("'s", "s", "es"):
+                tail = "IH Z" if last in _SIBILANT else "S" if last in _VOICELESS else "Z"
+            elif ending in ("ed", "d"):
+                tail = "IH D" if last in ("T", "D") else "T" if last in _VOICELESS | _SIBILANT - {"Z", "ZH", "JH"} else "D"
+            else:
+                tail = {"ing": "IH NG", "er": "ER", "ly": "L IY", "est": "AH S T"}[ending]
+            return f"{pron} {tail}"
+    return None
+
+
 def _is_word(name: str) -> bool:
     """False for pocketsphinx's sentence markers, silences and fillers (``<s>``, ``<sil>``, ``++NOISE++``)."""
     return name not in ("<s>", "</s>", "<sil>") and not name.startswith(("+", "["))
@@ -337,12 +395,20 @@ def _groups(word_segs, max_frames: int = 400):
         yield group
 
 
+# How long the lips stay shut for a p or b: the aligner cannot tell the silent closure of a
+# stop after a pause from the pause itself, and bills both to the stop; only its last
+# STOP_CLOSURE_S (a typical bilabial closure in read speech, 60-90 ms) is kept as closure.
+STOP_CLOSURE_S = 0.08
+
+
 def gate_silence(phones: list[Phone], db: np.ndarray, threshold: float, offset_frames: int = 0) -> list[Phone]:
     """Relabel as SIL the phones that lie (90% or more) in frames quieter than ``threshold``.
 
     The phone loop hallucinates phones in pauses and breath noise; the mouth must stay shut there.
     Short bilabial closures are kept: the closure of a p or b is silent by nature (and an m
-    after a stop closure is often quiet), and relabelling it would lose the lip closure.
+    after a stop closure is often quiet), and relabelling it would lose the lip closure. A
+    long quiet p or b (a stop after a pause, which the aligner stretches over the pause)
+    becomes a pause followed by a closure of ``STOP_CLOSURE_S`` that ends where the stop did.
     """
     out = []
     for p in phones:
@@ -353,7 +419,11 @@ def gate_silence(phones: list[Phone], db: np.ndarray, threshold: float, offset_f
         b = max(a + 1, int(round(p.end_s * 100)) - offset_frames)
         seg = db[max(0, a) : max(0, b)]
         if len(seg) and np.mean(seg < threshold) >= 0.9:
-            out.append(Phone("SIL", p.start_s, p.end_s))
+            if p.name in ("P", "B"):
+                cut = p.end_s - STOP_CLOSURE_S
+                out.extend([Phone("SIL", p.start_s, cut), Phone(p.name, cut, p.end_s)])
+            else:
+                out.append(Phone("SIL", p.start_s, p.end_s))
         else:
             out.append(p)
     return out
@@ -391,7 +461,7 @@ def _transcript_words(recognizer: PhoneRecognizer, text: str) -> tuple[list[str]
     words, breaks = [], []
     for m in re.finditer(r"([a-z0-9']+)|([.,;:!?]+)", text.lower()):
         if m.group(1):
-            if recognizer._aligner_decoder().lookup_word(m.group(1)):
+            if recognizer.pronunciation(m.group(1)):
                 words.append(m.group(1))
                 breaks.append(False)
         elif breaks:
@@ -484,7 +554,7 @@ def phone_batches(
 
 
 def _word_weight(recognizer: PhoneRecognizer, word: str) -> float:
-    pron = (recognizer._aligner_decoder().lookup_word(word) or "").split()
+    pron = (recognizer.pronunciation(word) or "").split()
     return float(sum(2.0 if p in _VOWELS else 1.0 for p in pron)) or 1.0
 
 

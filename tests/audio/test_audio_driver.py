@@ -104,6 +104,10 @@ def test_gating_keeps_short_bilabial_closures_in_quiet_frames():
     phones = [P.Phone("P", 0.10, 0.18), P.Phone("AA", 0.18, 0.40), P.Phone("M", 0.40, 0.70)]
     out = P.gate_silence(phones, db, -50.0)
     assert [p.name for p in out] == ["P", "SIL", "SIL"]  # a silent 80 ms p closure stays; a 300 ms "m" does not
+    # A "b" stretched over the pause before it: a pause, then a closure that ends with the stop.
+    out = P.gate_silence([P.Phone("B", 0.10, 0.40), P.Phone("AH", 0.40, 0.50)], db, -50.0)
+    assert [(p.name, round(p.start_s, 3), round(p.end_s, 3)) for p in out[:2]] == [
+        ("SIL", 0.10, round(0.40 - P.STOP_CLOSURE_S, 3)), ("B", round(0.40 - P.STOP_CLOSURE_S, 3), 0.40)]
 
 
 def test_alignment_retries_with_wide_beams_where_the_default_search_fails(jfk, recognizer, monkeypatch):
@@ -149,3 +153,18 @@ def test_speech_from_the_first_sample_gets_a_real_phone_alignment(recognizer, mo
     assert 0.0 <= phones[0].start_s and phones[-1].end_s <= len(x) / sr
     closures = [p for p in phones if p.name in ("P", "B")]
     assert len(closures) == 3  # cheap, ship, bay
+
+
+def test_inflected_words_missing_from_the_dictionary_are_pronounced_from_their_stems(recognizer):
+    lookup = {"prowl": "P R AW L", "stop": "S T AA P", "bus": "B AH S", "move": "M UW V", "want": "W AA N T", "cry": "K R AY"}.get
+    assert P.derived_pronunciation("prowled", lookup) == "P R AW L D"
+    assert P.derived_pronunciation("stopped", lookup) == "S T AA P T"  # doubled consonant
+    assert P.derived_pronunciation("stopping", lookup) == "S T AA P IH NG"
+    assert P.derived_pronunciation("buses", lookup) == "B AH S IH Z"
+    assert P.derived_pronunciation("moved", lookup) == "M UW V D"  # the stem's final e
+    assert P.derived_pronunciation("wanted", lookup) == "W AA N T IH D"
+    assert P.derived_pronunciation("cried", lookup) == "K R AY D"
+    assert P.derived_pronunciation("xyzzy", lookup) is None
+    # The transcript keeps such a word (it used to be dropped, and its sound went to its neighbours).
+    words, _ = P._transcript_words(recognizer, "A hungry bear prowled around.")
+    assert words == ["a", "hungry", "bear", "prowled", "around"]
