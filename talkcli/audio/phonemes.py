@@ -149,8 +149,10 @@ class PhoneRecognizer:
         self._phone_lm = os.path.join(model, "en-us", "en-us-phone.lm.bin")
         self._allphone_args = dict(lw=lw, pip=pip, beam=beam, pbeam=pbeam, **extra)
         self._allphone_decoder = None  # created when first needed: aligned speech never needs it
-        self._aligners: list = [None, None]  # default beams, wide beams (created when first needed)
-        self._derived: dict[str, str] = {}  # words not in the dictionary, pronounced from their stems
+        self._aligner = None  # forced alignment, created when first needed
+        self._aligner_beams: dict[str, float] = {}  # its default beams
+        self._dict_text: str | None = None
+        self._prons: dict[str, list[str]] = {}  # word -> its pronunciations in dictionary order; [] if unknown
 
     @property
     def _allphone(self):
@@ -162,32 +164,61 @@ class PhoneRecognizer:
         return self._allphone_decoder
 
     def _aligner_decoder(self, wide: bool = False):
-        k = int(wide)
-        if self._aligners[k] is None:
+        """The alignment decoder, with pocketsphinx's default beams or ``ALIGN_WIDE_BEAMS``.
+
+        One decoder serves both: the alignment search reads its beams from the
+        configuration each time a text is set, so switching costs nothing, where
+        a second decoder would load the acoustic model again. Its dictionary
+        holds only the words met so far (loading all of cmudict's 135,000 words
+        costs about 0.3 s of CPU, more than aligning a short clip).
+        """
+        if self._aligner is None:
             from pocketsphinx import Decoder
 
-            beams = ALIGN_WIDE_BEAMS if wide else {}
-            d = Decoder(hmm=self._hmm, dict=self._dict, dither=True, seed=DECODER_SEED, loglevel="FATAL", **beams)
-            for word, pron in self._derived.items():
-                d.add_word(word, pron, False)
-            self._aligners[k] = d
-        return self._aligners[k]
+            d = Decoder(hmm=self._hmm, dict=os.devnull, dither=True, seed=DECODER_SEED, loglevel="FATAL")
+            self._aligner_beams = {k: float(d.config[k]) for k in ALIGN_WIDE_BEAMS}
+            for word, prons in self._prons.items():
+                _add_word(d, word, prons)
+            self._aligner = d
+        beams = ALIGN_WIDE_BEAMS if wide else self._aligner_beams
+        for k, v in beams.items():
+            self._aligner.config[k] = v
+        return self._aligner
+
+    def _lookup(self, words) -> None:
+        """Read the pronunciations of ``words`` from cmudict (one scan for all of them)."""
+        todo = sorted({w for w in words if w not in self._prons})
+        if not todo:
+            return
+        if self._dict_text is None:
+            with open(self._dict, encoding="utf-8") as f:
+                self._dict_text = f.read()
+        found: dict[str, list[str]] = {w: [] for w in todo}
+        pattern = re.compile(r"^(" + "|".join(map(re.escape, todo)) + r")(?:\(\d+\))? +(\S.*?) *$", re.M)
+        for m in pattern.finditer(self._dict_text):
+            found[m.group(1)].append(m.group(2))
+        self._prons.update(found)
+        if self._aligner is not None:
+            for w, prons in found.items():
+                _add_word(self._aligner, w, prons)
+
+    def pronunciations(self, words: list[str]) -> list[str | None]:
+        """ARPAbet phones of each of ``words`` (lower case), from the dictionary or derived
+        from a dictionary stem (``derived_pronunciation``); None where neither knows it."""
+        self._lookup(words)
+        missing = [w for w in words if not self._prons[w]]
+        if missing:
+            self._lookup(stem for w in missing for _, stem in _stem_candidates(w))
+            for w in set(missing):
+                pron = derived_pronunciation(w, lambda stem: (self._prons.get(stem) or [None])[0])
+                if pron:
+                    self._prons[w] = [pron]
+                    if self._aligner is not None:
+                        _add_word(self._aligner, w, [pron])
+        return [(self._prons[w] or [None])[0] for w in words]
 
     def pronunciation(self, word: str) -> str | None:
-        """ARPAbet phones of ``word`` (lower case), from the dictionary or derived from a
-        dictionary stem (``derived_pronunciation``); None where neither knows it. A derived
-        word is added to the aligners' dictionary."""
-        d = self._aligner_decoder()
-        pron = d.lookup_word(word)
-        if pron or not word:
-            return pron or None
-        pron = derived_pronunciation(word, d.lookup_word)
-        if pron:
-            self._derived[word] = pron
-            for a in self._aligners:
-                if a is not None:
-                    a.add_word(word, pron, False)
-        return pron
+        return self.pronunciations([word])[0]
 
     def recognise(self, samples: np.ndarray, offset_s: float = 0.0) -> list[Phone]:
         """Phone-loop recognition of one chunk; times are offset by ``offset_s``."""
@@ -270,6 +301,7 @@ class PhoneRecognizer:
         """
         if not words:
             return None
+        self.pronunciations(words)  # into the decoder's dictionary
         whole = self._phone_pass(samples, words, offset_s)
         if whole:
             return whole
@@ -293,7 +325,10 @@ class PhoneRecognizer:
 
     def _spread(self, word: str, start_s: float, end_s: float) -> list[Phone]:
         """The dictionary phones of ``word`` laid over its span, vowels weighted twice."""
-        pron = (self._aligner_decoder().lookup_word(word) or "").split()
+        base, _, alt = word.partition("(")
+        self._lookup([base])
+        prons = self._prons[base] or [self.pronunciation(base) or ""]
+        pron = prons[min(len(prons), int(alt.rstrip(")") or 1)) - 1].split()
         if not pron:
             return []
         weights = np.array([2.0 if p in _VOWELS else 1.0 for p in pron])
@@ -339,6 +374,20 @@ _VOICELESS = {"P", "T", "K", "F", "TH"}
 _SIBILANT = {"S", "Z", "SH", "ZH", "CH", "JH"}
 
 
+def _stem_candidates(word: str):
+    """(ending, stem) pairs that ``word`` may be built from, most likely first."""
+    for ending in ("'s", "s", "es", "ed", "d", "ing", "er", "ly", "est"):
+        if not word.endswith(ending) or len(word) - len(ending) < 2:
+            continue
+        base = word[: -len(ending)]
+        yield ending, base
+        yield ending, base + "e"
+        if len(base) > 2 and base[-1] == base[-2]:
+            yield ending, base[:-1]
+        if base.endswith("i"):
+            yield ending, base[:-1] + "y"
+
+
 def derived_pronunciation(word: str, lookup) -> str | None:
     """Pronunciation of an inflected word that the dictionary lacks, from its stem.
 
@@ -347,30 +396,25 @@ def derived_pronunciation(word: str, lookup) -> str | None:
     dropped or its final consonant doubled ("prowled" -> "prowl" + D,
     "stopping" -> "stop" + IH NG). None where no ending fits a known stem.
     """
-    def stems(base: str):
-        yield base
-        yield base + "e"
-        if len(base) > 2 and base[-1] == base[-2]:
-            yield base[:-1]
-        if base.endswith("i"):
-            yield base[:-1] + "y"
-
-    for ending in ("'s", "s", "es", "ed", "d", "ing", "er", "ly", "est"):
-        if not word.endswith(ending) or len(word) - len(ending) < 2:
+    for ending, stem in _stem_candidates(word):
+        pron = lookup(stem)
+        if not pron:
             continue
-        for stem in stems(word[: -len(ending)]):
-            pron = lookup(stem)
-            if not pron:
-                continue
-            last = pron.split()[-1]
-            if ending in ("'s", "s", "es"):
-                tail = "IH Z" if last in _SIBILANT else "S" if last in _VOICELESS else "Z"
-            elif ending in ("ed", "d"):
-                tail = "IH D" if last in ("T", "D") else "T" if last in _VOICELESS | _SIBILANT - {"Z", "ZH", "JH"} else "D"
-            else:
-                tail = {"ing": "IH NG", "er": "ER", "ly": "L IY", "est": "AH S T"}[ending]
-            return f"{pron} {tail}"
+        last = pron.split()[-1]
+        if ending in ("'s", "s", "es"):
+            tail = "IH Z" if last in _SIBILANT else "S" if last in _VOICELESS else "Z"
+        elif ending in ("ed", "d"):
+            tail = "IH D" if last in ("T", "D") else "T" if last in _VOICELESS | _SIBILANT - {"Z", "ZH", "JH"} else "D"
+        else:
+            tail = {"ing": "IH NG", "er": "ER", "ly": "L IY", "est": "AH S T"}[ending]
+        return f"{pron} {tail}"
     return None
+
+
+def _add_word(decoder, word: str, prons: list[str]) -> None:
+    """Put ``word`` and its alternative pronunciations (``word(2)`` ...) in a decoder's dictionary."""
+    for k, pron in enumerate(prons):
+        decoder.add_word(word if k == 0 else f"{word}({k + 1})", pron, False)
 
 
 def _is_word(name: str) -> bool:
@@ -458,13 +502,15 @@ NOISE_FLOOR_DB: float | None = -60.0
 
 def _transcript_words(recognizer: PhoneRecognizer, text: str) -> tuple[list[str], list[bool]]:
     """Dictionary words of ``text`` and, for each, whether a clause ends after it (punctuation)."""
+    tokens = [(m.group(1), bool(m.group(2))) for m in re.finditer(r"([a-z0-9']+)|([.,;:!?]+)", text.lower())]
+    known = dict(zip((t for t, _ in tokens if t), recognizer.pronunciations([t for t, _ in tokens if t])))
     words, breaks = [], []
-    for m in re.finditer(r"([a-z0-9']+)|([.,;:!?]+)", text.lower()):
-        if m.group(1):
-            if recognizer.pronunciation(m.group(1)):
-                words.append(m.group(1))
+    for token, punct in tokens:
+        if token:
+            if known[token]:
+                words.append(token)
                 breaks.append(False)
-        elif breaks:
+        elif punct and breaks:
             breaks[-1] = True
     return words, breaks
 
