@@ -473,6 +473,51 @@ def gate_silence(phones: list[Phone], db: np.ndarray, threshold: float, offset_f
     return out
 
 
+_STOPS = frozenset({"P", "B", "T", "D", "K", "G"})
+
+
+def trim_pause_edges(phones: list[Phone], db: np.ndarray, threshold: float) -> list[Phone]:
+    """Give the quiet edges of the phones next to a pause back to the pause (as SIL).
+
+    Forced alignment draws no boundary inside a pause that it cannot hear: the
+    phone after a pause often starts well inside it, and the one before a pause
+    runs on into it. The 10 ms frames quieter than ``threshold`` at such an edge
+    (``db``: ``frame_db`` of the whole audio) become silence; a stop after a pause
+    keeps at most ``STOP_CLOSURE_S`` of quiet before its burst, the silent closure
+    that belongs to it.
+    """
+    out: list[Phone] = []
+    n = len(phones)
+    for i, p in enumerate(phones):
+        name = p.name.rstrip("012")
+        if name == "SIL":
+            out.append(p)
+            continue
+        after_pause = i == 0 or phones[i - 1].end_s < p.start_s - 1e-6 or phones[i - 1].name == "SIL"
+        before_pause = i == n - 1 or phones[i + 1].start_s > p.end_s + 1e-6 or phones[i + 1].name == "SIL"
+        fa = max(0, int(np.ceil(p.start_s * 100 - 1e-6)))
+        fb = min(len(db), int(np.floor(p.end_s * 100 + 1e-6)))
+        start, end = p.start_s, p.end_s
+        if after_pause:
+            k = fa
+            while k < fb and db[k] < threshold:
+                k += 1
+            if k < fb:
+                start = max(p.start_s, k / 100 - (STOP_CLOSURE_S if name in _STOPS else 0.0))
+        if before_pause:
+            k = fb
+            while k > fa and db[k - 1] < threshold:
+                k -= 1
+            if k > fa and k / 100 > start:
+                end = min(p.end_s, k / 100)
+        if start > p.start_s:
+            out.append(Phone("SIL", p.start_s, start))
+        out.append(Phone(p.name, start, end))
+        if end < p.end_s:
+            out.append(Phone("SIL", end, p.end_s))
+    return out
+
+
 # pocketsphinx stamps a phone with the frame whose 25.6 ms analysis window first
 # hears it; the sound itself starts about half a frame later. Measured on the
 # mouth-timing benchmark: closure onsets came out 15 ms early, and a 5 ms delay
@@ -576,7 +621,7 @@ def phone_batches(
         if words and duration <= 90.0:
             phones = _safe_align(recognizer, samples[:], words)  # at most 90 s in memory
             if phones:
-                yield PhoneBatch(duration, gate_silence(_delayed(phones), db, threshold), aligned=True)
+                yield PhoneBatch(duration, gate_silence(trim_pause_edges(_delayed(phones), db, threshold), db, threshold), aligned=True)
                 return
         if words:
             speech = [float(np.sum(db[c.start // HOP : -(-c.end // HOP)] >= threshold)) for c in chunks]
@@ -591,7 +636,11 @@ def phone_batches(
                 aligned = phones is not None
                 if phones is None:
                     phones = recognise(chunk)
-                yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(_delayed(phones), db, threshold), aligned=aligned)
+                if aligned:
+                    phones = trim_pause_edges(_delayed(phones), db, threshold)
+                else:
+                    phones = _delayed(phones)
+                yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=aligned)
             return
     for chunk in chunks:
         if chunk.end / ANALYSIS_RATE <= start_s:

@@ -168,3 +168,20 @@ def test_inflected_words_missing_from_the_dictionary_are_pronounced_from_their_s
     # The transcript keeps such a word (it used to be dropped, and its sound went to its neighbours).
     words, _ = P._transcript_words(recognizer, "A hungry bear prowled around.")
     assert words == ["a", "hungry", "bear", "prowled", "around"]
+
+
+def test_quiet_edges_of_phones_next_to_a_pause_go_back_to_the_pause():
+    # 10 ms frames: speech (-20 dB) 0.30-0.60 s and 0.90-1.20 s, a pause (-80 dB) between.
+    db = np.full(150, -80.0, dtype=np.float32)
+    db[30:60] = db[90:120] = -20.0
+    phones = [P.Phone("AA", 0.30, 0.50), P.Phone("Z", 0.50, 0.75),  # the z runs on into the pause
+              P.Phone("DH", 0.80, 0.95), P.Phone("AH", 0.95, 1.05),  # the dh starts inside it
+              P.Phone("T", 1.05, 1.20), P.Phone("K", 1.30, 1.50)]
+    out = [(p.name, round(p.start_s, 2), round(p.end_s, 2)) for p in P.trim_pause_edges(phones, db, -50.0)]
+    assert out[:6] == [("AA", 0.30, 0.50), ("Z", 0.50, 0.60), ("SIL", 0.60, 0.75),
+                       ("SIL", 0.80, 0.90), ("DH", 0.90, 0.95), ("AH", 0.95, 1.05)]
+    # A phone wholly in quiet is left to gate_silence; a stop keeps its silent closure.
+    assert out[6:] == [("T", 1.05, 1.20), ("K", 1.30, 1.50)]
+    k = P.trim_pause_edges([P.Phone("SIL", 0.6, 0.7), P.Phone("K", 0.70, 0.95)], db, -50.0)
+    assert [(p.name, round(p.start_s, 3), round(p.end_s, 3)) for p in k] == [
+        ("SIL", 0.6, 0.7), ("SIL", 0.70, round(0.90 - P.STOP_CLOSURE_S, 3)), ("K", round(0.90 - P.STOP_CLOSURE_S, 3), 0.95)]
