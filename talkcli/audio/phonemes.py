@@ -346,7 +346,8 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
     """ARPAbet AH is both the open, stressed strut vowel (cup, love) and the neutral schwa (about);
     pocketsphinx's dictionary has no stress marks, so the aligned word decides: AH is marked
     stressed (``AH1``, an open mouth) in a word whose only vowel it is (not a weak function
-    word), and in a longer word where it is the longest vowel and not the last one."""
+    word), and in a longer word where it is the longest vowel, not counting a word-final -er
+    (nearly always unstressed: mother, summer), and does not end the word (sofa)."""
     vowels = [k for k, p in enumerate(phones) if p.name in _VOWELS]
     ahs = [k for k in vowels if phones[k].name == "AH"]
     if not ahs:
@@ -357,8 +358,10 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
             pick = ahs[0]
     else:
         dur = {k: phones[k].end_s - phones[k].start_s for k in vowels}
+        if phones[vowels[-1]].name == "ER":
+            vowels = vowels[:-1]
         k = max(vowels, key=lambda k: dur[k])
-        if phones[k].name == "AH" and k != vowels[-1]:
+        if phones[k].name == "AH" and k != len(phones) - 1:
             pick = k
     if pick is None:
         return phones

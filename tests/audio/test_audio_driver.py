@@ -96,6 +96,13 @@ def test_strut_is_marked_open_and_schwa_stays_mid():
     # "mother": the first, longest vowel is the stressed one.
     mother = [P.Phone("M", 0, 0.06), P.Phone("AH", 0.06, 0.18), P.Phone("DH", 0.18, 0.22), P.Phone("ER", 0.22, 0.3)]
     assert P.mark_strut("mother", mother)[1].name == "AH1"
+    # ... also where the unstressed -er is drawn out, and in "become", whose strut is its last vowel.
+    mother = mother[:3] + [P.Phone("ER", 0.22, 0.45)]
+    assert P.mark_strut("mother", mother)[1].name == "AH1"
+    become = [P.Phone("B", 0, 0.05), P.Phone("IH", 0.05, 0.1), P.Phone("K", 0.1, 0.15), P.Phone("AH", 0.15, 0.3), P.Phone("M", 0.3, 0.4)]
+    assert P.mark_strut("become", become)[3].name == "AH1"
+    sofa = [P.Phone("S", 0, 0.1), P.Phone("OW", 0.1, 0.25), P.Phone("F", 0.25, 0.3), P.Phone("AH", 0.3, 0.5)]
+    assert P.mark_strut("sofa", sofa) == sofa  # a word-final AH is a schwa, however long
     assert phone_class("AH") == "mid"
 
 
