@@ -151,7 +151,8 @@ class PhoneRecognizer:
         self._allphone_decoder = None  # created when first needed: aligned speech never needs it
         self._aligner = None  # forced alignment, created when first needed
         self._aligner_beams: dict[str, float] = {}  # its default beams
-        self._dict_text: str | None = None
+        self._dict_bytes: bytes | None = None  # cmudict, read when first needed
+        self._dict_lines = None  # byte offset of each of its lines
         self._prons: dict[str, list[str]] = {}  # word -> its pronunciations in dictionary order; [] if unknown
 
     @property
@@ -189,17 +190,41 @@ class PhoneRecognizer:
         return self._aligner
 
     def _lookup(self, words) -> None:
-        """Read the pronunciations of ``words`` from cmudict (one scan for all of them)."""
+        """Read the pronunciations of ``words`` from cmudict.
+
+        The file lists words in byte order (each word's alternatives, ``word(2)``
+        ..., right after it), so each word is a binary search over its lines.
+        """
         todo = sorted({w for w in words if w not in self._prons})
         if not todo:
             return
-        if self._dict_text is None:
-            with open(self._dict, encoding="utf-8") as f:
-                self._dict_text = f.read()
-        found: dict[str, list[str]] = {w: [] for w in todo}
-        pattern = re.compile(r"^(" + "|".join(map(re.escape, todo)) + r")(?:\(\d+\))? +(\S.*?) *$", re.M)
-        for m in pattern.finditer(self._dict_text):
-            found[m.group(1)].append(m.group(2))
+        if self._dict_bytes is None:
+            with open(self._dict, "rb") as f:
+                self._dict_bytes = f.read()
+            newlines = np.flatnonzero(np.frombuffer(self._dict_bytes, dtype=np.uint8) == 10)
+            self._dict_lines = np.concatenate([[0], newlines + 1])
+        data, starts = self._dict_bytes, self._dict_lines
+
+        def line(i: int) -> tuple[bytes, bytes]:
+            text = data[starts[i] : starts[i + 1] - 1 if i + 1 < len(starts) else len(data)]
+            key, _, pron = text.partition(b" ")
+            return key.split(b"(")[0], pron
+
+        found: dict[str, list[str]] = {}
+        for w in todo:
+            target = w.encode("utf-8")
+            lo, hi = 0, len(starts)
+            while lo < hi:  # the first line whose word is not before ``target``
+                mid = (lo + hi) // 2
+                if line(mid)[0] < target:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            prons = []
+            while lo < len(starts) and line(lo)[0] == target:
+                prons.append(line(lo)[1].decode("utf-8").strip())
+                lo += 1
+            found[w] = [p for p in prons if p]
         self._prons.update(found)
         if self._aligner is not None:
             for w, prons in found.items():
@@ -260,7 +285,7 @@ class PhoneRecognizer:
         phone pass (constrained to the word boundaries) cannot fit a silence
         model into, and the phone pass fails outright.
         """
-        pad = int(round(ALIGN_PAD_S * ANALYSIS_RATE))
+        pad = round(ALIGN_PAD_S * ANALYSIS_RATE)
         quiet = np.random.Generator(np.random.PCG64(DECODER_SEED)).standard_normal(pad, dtype=np.float32) * np.float32(10 ** (ALIGN_PAD_DB / 20))
         pcm = _to_pcm16(np.concatenate([quiet, np.asarray(samples, dtype=np.float32), quiet]))
         end_s = offset_s + len(samples) / ANALYSIS_RATE
@@ -309,7 +334,7 @@ class PhoneRecognizer:
         if whole:
             return whole
         try:
-            d, segs = self._two_pass(_to_pcm16(samples), words)
+            _, segs = self._two_pass(_to_pcm16(samples), words)
         except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
             return None
         word_segs = [(w, a, b) for w, a, b in segs if _is_word(w)]
