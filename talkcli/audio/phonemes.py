@@ -308,11 +308,11 @@ class PhoneRecognizer:
             for wd in alignment:
                 if not _is_word(wd.name):
                     continue
-                got.extend(mark_strut(_base(wd.name), [
+                got.extend(rhotic_vowels(mark_strut(_base(wd.name), [
                     Phone(ph.name, min(end_s, max(offset_s, shift + ph.start * SECONDS_PER_PS_FRAME)),
                           min(end_s, max(offset_s, shift + (ph.start + ph.duration) * SECONDS_PER_PS_FRAME)))
                     for ph in wd
-                ]))
+                ])))
             if got:
                 return got
         return None
@@ -395,6 +395,24 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
         return phones
     out = list(phones)
     out[pick] = Phone("AH1", phones[pick].start_s, phones[pick].end_s)
+    return out
+
+
+def rhotic_vowels(phones: list[Phone]) -> list[Phone]:
+    """One word's phones with each r after a vowel (not before one) merged into that vowel.
+
+    The dictionary spells an r-coloured vowel as vowel + R (four F AO R, here HH IY R),
+    but it is one nucleus: the mouth keeps the vowel's shape through it, and the r of
+    "carry" (before a vowel) stays a consonant.
+    """
+    out: list[Phone] = []
+    for k, p in enumerate(phones):
+        after_vowel = out and out[-1].name.rstrip("012") in _VOWELS - {"ER"}
+        before_vowel = k + 1 < len(phones) and phones[k + 1].name.rstrip("012") in _VOWELS
+        if p.name == "R" and after_vowel and not before_vowel:
+            out[-1] = Phone(out[-1].name, out[-1].start_s, p.end_s)
+        else:
+            out.append(p)
     return out
 
 

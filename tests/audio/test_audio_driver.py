@@ -192,3 +192,14 @@ def test_quiet_edges_of_phones_next_to_a_pause_go_back_to_the_pause():
     k = P.trim_pause_edges([P.Phone("SIL", 0.6, 0.7), P.Phone("K", 0.70, 0.95)], db, -50.0)
     assert [(p.name, round(p.start_s, 3), round(p.end_s, 3)) for p in k] == [
         ("SIL", 0.6, 0.7), ("SIL", 0.70, round(0.90 - P.STOP_CLOSURE_S, 3)), ("K", round(0.90 - P.STOP_CLOSURE_S, 3), 0.95)]
+
+
+def test_an_r_after_a_vowel_is_part_of_the_vowel():
+    four = [P.Phone("F", 0.0, 0.08), P.Phone("AO", 0.08, 0.2), P.Phone("R", 0.2, 0.3)]
+    assert P.rhotic_vowels(four) == [P.Phone("F", 0.0, 0.08), P.Phone("AO", 0.08, 0.3)]
+    carry = [P.Phone("K", 0.0, 0.05), P.Phone("EH", 0.05, 0.15), P.Phone("R", 0.15, 0.2), P.Phone("IY", 0.2, 0.3)]
+    assert P.rhotic_vowels(carry) == carry  # an r before a vowel is a consonant
+    word = [P.Phone("W", 0.0, 0.05), P.Phone("ER", 0.05, 0.2), P.Phone("D", 0.2, 0.25)]
+    assert P.rhotic_vowels(word) == word
+    horse = [P.Phone("HH", 0.0, 0.05), P.Phone("AO", 0.05, 0.2), P.Phone("R", 0.2, 0.26), P.Phone("S", 0.26, 0.35)]
+    assert [p.name for p in P.rhotic_vowels(horse)] == ["HH", "AO", "S"]
