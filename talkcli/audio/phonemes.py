@@ -530,7 +530,7 @@ def trim_pause_edges(phones: list[Phone], db: np.ndarray, threshold: float) -> l
 
     Forced alignment draws no boundary inside a pause that it cannot hear: the
     phone after a pause often starts well inside it, and the one before a pause
-    runs on into it. The 10 ms frames quieter than ``threshold`` at such an edge
+    runs on into it (the phone loop does the same, less often). The 10 ms frames quieter than ``threshold`` at such an edge
     (``db``: ``frame_db`` of the whole audio) become silence; a stop after a pause
     keeps at most ``STOP_CLOSURE_S`` of quiet before its burst, the silent closure
     that belongs to it.
@@ -685,16 +685,14 @@ def phone_batches(
                 aligned = phones is not None
                 if phones is None:
                     phones = recognise(chunk)
-                if aligned:
-                    phones = trim_pause_edges(_delayed(phones), db, threshold)
-                else:
-                    phones = _delayed(phones)
+                phones = trim_pause_edges(_delayed(phones), db, threshold)
                 yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=aligned)
             return
     for chunk in chunks:
         if chunk.end / ANALYSIS_RATE <= start_s:
             continue
-        yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(_delayed(recognise(chunk)), db, threshold), aligned=False)
+        phones = trim_pause_edges(_delayed(recognise(chunk)), db, threshold)
+        yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=False)
 
 
 def _word_weight(recognizer: PhoneRecognizer, word: str) -> float:
