@@ -31,6 +31,10 @@ DECODER_SEED = 1234  # pocketsphinx dithers with its own RNG; a fixed seed keeps
 # beams find it, but where both succeed the defaults place phone boundaries better
 # (measured on the mouth-timing benchmark).
 ALIGN_WIDE_BEAMS = {"beam": 1e-100, "pbeam": 1e-100, "wbeam": 1e-80}
+# Quiet the aligner hears before and after each stretch (seconds, dBFS): room for
+# the leading and trailing silence of the alignment grammar (see _phone_pass).
+ALIGN_PAD_S = 0.2
+ALIGN_PAD_DB = -60.0
 
 
 @dataclass(frozen=True)
@@ -137,33 +141,112 @@ class PhoneRecognizer:
     """pocketsphinx decoders (en-us), created once and reused for every chunk."""
 
     def __init__(self, lw: float = 2.0, pip: float = 0.3, beam: float = 1e-200, pbeam: float = 1e-20, **extra) -> None:
-        from pocketsphinx import Decoder, get_model_path
+        from pocketsphinx import get_model_path
 
         model = get_model_path()
         self._hmm = os.path.join(model, "en-us", "en-us")
         self._dict = os.path.join(model, "en-us", "cmudict-en-us.dict")
-        self._allphone = Decoder(
-            hmm=self._hmm,
-            allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
-            lw=lw,
-            pip=pip,
-            beam=beam,
-            pbeam=pbeam,
-            dither=True,
-            seed=DECODER_SEED,
-            loglevel="FATAL",
-            **extra,
-        )
-        self._aligners: list = [None, None]  # default beams, wide beams (created when first needed)
+        self._phone_lm = os.path.join(model, "en-us", "en-us-phone.lm.bin")
+        self._allphone_args = dict(lw=lw, pip=pip, beam=beam, pbeam=pbeam, **extra)
+        self._allphone_decoder = None  # created when first needed: aligned speech never needs it
+        self._aligner = None  # forced alignment, created when first needed
+        self._aligner_beams: dict[str, float] = {}  # its default beams
+        self._dict_bytes: bytes | None = None  # cmudict, read when first needed
+        self._dict_lines = None  # byte offset of each of its lines
+        self._prons: dict[str, list[str]] = {}  # word -> its pronunciations in dictionary order; [] if unknown
 
-    def _aligner_decoder(self, wide: bool = False):
-        k = int(wide)
-        if self._aligners[k] is None:
+    @property
+    def _allphone(self):
+        if self._allphone_decoder is None:
             from pocketsphinx import Decoder
 
-            beams = ALIGN_WIDE_BEAMS if wide else {}
-            self._aligners[k] = Decoder(hmm=self._hmm, dict=self._dict, dither=True, seed=DECODER_SEED, loglevel="FATAL", **beams)
-        return self._aligners[k]
+            # No dictionary and no word language model: the phone loop uses neither, and pocketsphinx
+            # would otherwise load its defaults (cmudict and en-us.lm.bin, 0.4 s of CPU) for nothing.
+            self._allphone_decoder = Decoder(hmm=self._hmm, allphone=self._phone_lm, dict=os.devnull, lm=None, dither=True,
+                                             seed=DECODER_SEED, loglevel="FATAL", **self._allphone_args)
+        return self._allphone_decoder
+
+    def _aligner_decoder(self, wide: bool = False):
+        """The alignment decoder, with pocketsphinx's default beams or ``ALIGN_WIDE_BEAMS``.
+
+        One decoder serves both: the alignment search reads its beams from the
+        configuration each time a text is set, so switching costs nothing, where
+        a second decoder would load the acoustic model again. Its dictionary
+        holds only the words met so far (loading all of cmudict's 135,000 words
+        costs about 0.3 s of CPU, more than aligning a short clip), and it loads
+        no word language model (pocketsphinx's default one costs 0.12 s).
+        """
+        if self._aligner is None:
+            from pocketsphinx import Decoder
+
+            d = Decoder(hmm=self._hmm, dict=os.devnull, lm=None, dither=True, seed=DECODER_SEED, loglevel="FATAL")
+            self._aligner_beams = {k: float(d.config[k]) for k in ALIGN_WIDE_BEAMS}
+            for word, prons in self._prons.items():
+                _add_word(d, word, prons)
+            self._aligner = d
+        beams = ALIGN_WIDE_BEAMS if wide else self._aligner_beams
+        for k, v in beams.items():
+            self._aligner.config[k] = v
+        return self._aligner
+
+    def _lookup(self, words) -> None:
+        """Read the pronunciations of ``words`` from cmudict.
+
+        The file lists words in byte order (each word's alternatives, ``word(2)``
+        ..., right after it), so each word is a binary search over its lines.
+        """
+        todo = sorted({w for w in words if w not in self._prons})
+        if not todo:
+            return
+        if self._dict_bytes is None:
+            with open(self._dict, "rb") as f:
+                self._dict_bytes = f.read()
+            newlines = np.flatnonzero(np.frombuffer(self._dict_bytes, dtype=np.uint8) == 10)
+            self._dict_lines = np.concatenate([[0], newlines + 1])
+        data, starts = self._dict_bytes, self._dict_lines
+
+        def line(i: int) -> tuple[bytes, bytes]:
+            text = data[starts[i] : starts[i + 1] - 1 if i + 1 < len(starts) else len(data)]
+            key, _, pron = text.partition(b" ")
+            return key.split(b"(")[0], pron
+
+        found: dict[str, list[str]] = {}
+        for w in todo:
+            target = w.encode("utf-8")
+            lo, hi = 0, len(starts)
+            while lo < hi:  # the first line whose word is not before ``target``
+                mid = (lo + hi) // 2
+                if line(mid)[0] < target:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            prons = []
+            while lo < len(starts) and line(lo)[0] == target:
+                prons.append(line(lo)[1].decode("utf-8").strip())
+                lo += 1
+            found[w] = [p for p in prons if p]
+        self._prons.update(found)
+        if self._aligner is not None:
+            for w, prons in found.items():
+                _add_word(self._aligner, w, prons)
+
+    def pronunciations(self, words: list[str]) -> list[str | None]:
+        """ARPAbet phones of each of ``words`` (lower case), from the dictionary or derived
+        from a dictionary stem (``derived_pronunciation``); None where neither knows it."""
+        self._lookup(words)
+        missing = [w for w in words if not self._prons[w]]
+        if missing:
+            self._lookup(stem for w in missing for _, stem in _stem_candidates(w))
+            for w in set(missing):
+                pron = derived_pronunciation(w, lambda stem: (self._prons.get(stem) or [None])[0])
+                if pron:
+                    self._prons[w] = [pron]
+                    if self._aligner is not None:
+                        _add_word(self._aligner, w, [pron])
+        return [(self._prons[w] or [None])[0] for w in words]
+
+    def pronunciation(self, word: str) -> str | None:
+        return self.pronunciations([word])[0]
 
     def recognise(self, samples: np.ndarray, offset_s: float = 0.0) -> list[Phone]:
         """Phone-loop recognition of one chunk; times are offset by ``offset_s``."""
@@ -193,49 +276,74 @@ class PhoneRecognizer:
                 return d, [(s.word, s.start_frame, s.end_frame) for s in seg]
         raise RuntimeError("forced alignment failed")
 
+    def _phone_pass(self, samples: np.ndarray, words: list[str], offset_s: float, wides: tuple[bool, ...] = (False, True)) -> list[Phone] | None:
+        """Word then phone alignment of ``words`` to the whole stretch; None where pocketsphinx fails.
+
+        The stretch goes to the decoder between two ``ALIGN_PAD_S`` stretches of
+        quiet, and the words between two optional-looking ``<sil>``: without them
+        the word search often starts its path with a one-frame ``<s>``, which the
+        phone pass (constrained to the word boundaries) cannot fit a silence
+        model into, and the phone pass fails outright.
+        """
+        pad = round(ALIGN_PAD_S * ANALYSIS_RATE)
+        quiet = np.random.Generator(np.random.PCG64(DECODER_SEED)).standard_normal(pad, dtype=np.float32) * np.float32(10 ** (ALIGN_PAD_DB / 20))
+        pcm = _to_pcm16(np.concatenate([quiet, np.asarray(samples, dtype=np.float32), quiet]))
+        end_s = offset_s + len(samples) / ANALYSIS_RATE
+        shift = offset_s - pad / ANALYSIS_RATE
+        for wide in wides:
+            try:
+                d, segs = self._two_pass(pcm, ["<sil>", *words, "<sil>"], (wide,))
+                if [_base(w) for w, _, _ in segs if _is_word(w)] != list(words):
+                    continue  # the search ran out of audio before the last word: a partial path
+                d.set_alignment()
+                d.start_utt()
+                d.process_raw(pcm, full_utt=True)
+                d.end_utt()
+                alignment = d.get_alignment()
+            except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
+                continue
+            if alignment is None:
+                continue
+            got: list[Phone] = []
+            for wd in alignment:
+                if not _is_word(wd.name):
+                    continue
+                got.extend(rhotic_vowels(mark_strut(_base(wd.name), [
+                    Phone(ph.name, min(end_s, max(offset_s, shift + ph.start * SECONDS_PER_PS_FRAME)),
+                          min(end_s, max(offset_s, shift + (ph.start + ph.duration) * SECONDS_PER_PS_FRAME)))
+                    for ph in wd
+                ])))
+            if got:
+                return got
+        return None
+
     def align(self, samples: np.ndarray, words: list[str], offset_s: float = 0.0) -> list[Phone] | None:
         """Forced alignment of ``words`` to one stretch of speech; None where pocketsphinx fails.
 
-        Word boundaries come from one alignment pass over the whole stretch.
-        pocketsphinx's phone-level pass fails on long input, so it runs per
-        group of words between pauses (a few seconds each); where it still
-        fails, the word's dictionary phones share the word's span in
-        proportion to typical phone durations.
+        First the whole stretch in one word pass and one phone pass. Where that
+        fails, word boundaries come from one (wide-beam, if need be) word pass
+        over the whole stretch, and the phone pass runs per group of words
+        between pauses (a few seconds each); where it still fails, the word's
+        dictionary phones share the word's span in proportion to typical phone
+        durations.
         """
         if not words:
             return None
+        self.pronunciations(words)  # into the decoder's dictionary
+        whole = self._phone_pass(samples, words, offset_s)
+        if whole:
+            return whole
         try:
-            d, segs = self._two_pass(_to_pcm16(samples), words)
+            _, segs = self._two_pass(_to_pcm16(samples), words)
         except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
             return None
-        word_segs = [(w, a, b) for w, a, b in segs if w not in ("<s>", "</s>", "<sil>") and not w.startswith("++")]
+        word_segs = [(w, a, b) for w, a, b in segs if _is_word(w)]
         if len(word_segs) < len(words) * 0.8:
             return None
         phones: list[Phone] = []
         for group in _groups(word_segs):
             g0, g1 = group[0][1], group[-1][2] + 1
-            pcm = _to_pcm16(samples[g0 * HOP : g1 * HOP])
-            got = None
-            for wide in (False, True):
-                try:
-                    d, _ = self._two_pass(pcm, [_base(w) for w, _, _ in group], (wide,))
-                    d.set_alignment()
-                    d.start_utt()
-                    d.process_raw(pcm, full_utt=True)
-                    d.end_utt()
-                    alignment = d.get_alignment()
-                except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
-                    alignment = None
-                if alignment is not None:
-                    got = []
-                    for wd in alignment:
-                        got.extend(mark_strut(_base(wd.name), [
-                            Phone(ph.name, offset_s + (g0 + ph.start) * SECONDS_PER_PS_FRAME,
-                                  offset_s + (g0 + ph.start + ph.duration) * SECONDS_PER_PS_FRAME)
-                            for ph in wd
-                        ]))
-                if got:
-                    break
+            got = self._phone_pass(samples[g0 * HOP : g1 * HOP], [_base(w) for w, _, _ in group], offset_s + g0 * SECONDS_PER_PS_FRAME)
             if not got:
                 got = []
                 for w, a, b in group:
@@ -245,7 +353,10 @@ class PhoneRecognizer:
 
     def _spread(self, word: str, start_s: float, end_s: float) -> list[Phone]:
         """The dictionary phones of ``word`` laid over its span, vowels weighted twice."""
-        pron = (self._aligner_decoder().lookup_word(word) or "").split()
+        base, _, alt = word.partition("(")
+        self._lookup([base])
+        prons = self._prons[base] or [self.pronunciation(base) or ""]
+        pron = prons[min(len(prons), int(alt.rstrip(")") or 1)) - 1].split()
         if not pron:
             return []
         weights = np.array([2.0 if p in _VOWELS else 1.0 for p in pron])
@@ -263,7 +374,8 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
     """ARPAbet AH is both the open, stressed strut vowel (cup, love) and the neutral schwa (about);
     pocketsphinx's dictionary has no stress marks, so the aligned word decides: AH is marked
     stressed (``AH1``, an open mouth) in a word whose only vowel it is (not a weak function
-    word), and in a longer word where it is the longest vowel and not the last one."""
+    word), and in a longer word where it is the longest vowel, not counting a word-final -er
+    (nearly always unstressed: mother, summer), and does not end the word (sofa)."""
     vowels = [k for k, p in enumerate(phones) if p.name in _VOWELS]
     ahs = [k for k in vowels if phones[k].name == "AH"]
     if not ahs:
@@ -274,8 +386,10 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
             pick = ahs[0]
     else:
         dur = {k: phones[k].end_s - phones[k].start_s for k in vowels}
+        if phones[vowels[-1]].name == "ER":
+            vowels = vowels[:-1]
         k = max(vowels, key=lambda k: dur[k])
-        if phones[k].name == "AH" and k != vowels[-1]:
+        if phones[k].name == "AH" and k != len(phones) - 1:
             pick = k
     if pick is None:
         return phones
@@ -284,7 +398,77 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
     return out
 
 
+def rhotic_vowels(phones: list[Phone]) -> list[Phone]:
+    """One word's phones with each r after a vowel (not before one) merged into that vowel.
+
+    The dictionary spells an r-coloured vowel as vowel + R (four F AO R, here HH IY R),
+    but it is one nucleus: the mouth keeps the vowel's shape through it, and the r of
+    "carry" (before a vowel) stays a consonant.
+    """
+    out: list[Phone] = []
+    for k, p in enumerate(phones):
+        after_vowel = out and out[-1].name.rstrip("012") in _VOWELS - {"ER"}
+        before_vowel = k + 1 < len(phones) and phones[k + 1].name.rstrip("012") in _VOWELS
+        if p.name == "R" and after_vowel and not before_vowel:
+            out[-1] = Phone(out[-1].name, out[-1].start_s, p.end_s)
+        else:
+            out.append(p)
+    return out
+
+
 _VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+
+
+_VOICELESS = {"P", "T", "K", "F", "TH"}
+_SIBILANT = {"S", "Z", "SH", "ZH", "CH", "JH"}
+
+
+def _stem_candidates(word: str):
+    """(ending, stem) pairs that ``word`` may be built from, most likely first."""
+    for ending in ("'s", "s", "es", "ed", "d", "ing", "er", "ly", "est"):
+        if not word.endswith(ending) or len(word) - len(ending) < 2:
+            continue
+        base = word[: -len(ending)]
+        yield ending, base
+        yield ending, base + "e"
+        if len(base) > 2 and base[-1] == base[-2]:
+            yield ending, base[:-1]
+        if base.endswith("i"):
+            yield ending, base[:-1] + "y"
+
+
+def derived_pronunciation(word: str, lookup) -> str | None:
+    """Pronunciation of an inflected word that the dictionary lacks, from its stem.
+
+    ``lookup(word)`` gives a dictionary pronunciation or None. Handles the regular
+    endings -s/-es/-'s, -ed, -ing, -er, -ly and -est, with the stem's final e
+    dropped or its final consonant doubled ("prowled" -> "prowl" + D,
+    "stopping" -> "stop" + IH NG). None where no ending fits a known stem.
+    """
+    for ending, stem in _stem_candidates(word):
+        pron = lookup(stem)
+        if not pron:
+            continue
+        last = pron.split()[-1]
+        if ending in ("'s", "s", "es"):
+            tail = "IH Z" if last in _SIBILANT else "S" if last in _VOICELESS else "Z"
+        elif ending in ("ed", "d"):
+            tail = "IH D" if last in ("T", "D") else "T" if last in _VOICELESS | _SIBILANT - {"Z", "ZH", "JH"} else "D"
+        else:
+            tail = {"ing": "IH NG", "er": "ER", "ly": "L IY", "est": "AH S T"}[ending]
+        return f"{pron} {tail}"
+    return None
+
+
+def _add_word(decoder, word: str, prons: list[str]) -> None:
+    """Put ``word`` and its alternative pronunciations (``word(2)`` ...) in a decoder's dictionary."""
+    for k, pron in enumerate(prons):
+        decoder.add_word(word if k == 0 else f"{word}({k + 1})", pron, False)
+
+
+def _is_word(name: str) -> bool:
+    """False for pocketsphinx's sentence markers, silences and fillers (``<s>``, ``<sil>``, ``++NOISE++``)."""
+    return name not in ("<s>", "</s>", "<sil>") and not name.startswith(("+", "["))
 
 
 def _base(word: str) -> str:
@@ -304,12 +488,20 @@ def _groups(word_segs, max_frames: int = 400):
         yield group
 
 
+# How long the lips stay shut for a p or b: the aligner cannot tell the silent closure of a
+# stop after a pause from the pause itself, and bills both to the stop; only its last
+# STOP_CLOSURE_S (a typical bilabial closure in read speech, 60-90 ms) is kept as closure.
+STOP_CLOSURE_S = 0.08
+
+
 def gate_silence(phones: list[Phone], db: np.ndarray, threshold: float, offset_frames: int = 0) -> list[Phone]:
     """Relabel as SIL the phones that lie (90% or more) in frames quieter than ``threshold``.
 
     The phone loop hallucinates phones in pauses and breath noise; the mouth must stay shut there.
     Short bilabial closures are kept: the closure of a p or b is silent by nature (and an m
-    after a stop closure is often quiet), and relabelling it would lose the lip closure.
+    after a stop closure is often quiet), and relabelling it would lose the lip closure. A
+    long quiet p or b (a stop after a pause, which the aligner stretches over the pause)
+    becomes a pause followed by a closure of ``STOP_CLOSURE_S`` that ends where the stop did.
     """
     out = []
     for p in phones:
@@ -320,9 +512,58 @@ def gate_silence(phones: list[Phone], db: np.ndarray, threshold: float, offset_f
         b = max(a + 1, int(round(p.end_s * 100)) - offset_frames)
         seg = db[max(0, a) : max(0, b)]
         if len(seg) and np.mean(seg < threshold) >= 0.9:
-            out.append(Phone("SIL", p.start_s, p.end_s))
+            if p.name in ("P", "B"):
+                cut = p.end_s - STOP_CLOSURE_S
+                out.extend([Phone("SIL", p.start_s, cut), Phone(p.name, cut, p.end_s)])
+            else:
+                out.append(Phone("SIL", p.start_s, p.end_s))
         else:
             out.append(p)
+    return out
+
+
+_STOPS = frozenset({"P", "B", "T", "D", "K", "G"})
+
+
+def trim_pause_edges(phones: list[Phone], db: np.ndarray, threshold: float) -> list[Phone]:
+    """Give the quiet edges of the phones next to a pause back to the pause (as SIL).
+
+    Forced alignment draws no boundary inside a pause that it cannot hear: the
+    phone after a pause often starts well inside it, and the one before a pause
+    runs on into it (the phone loop does the same, less often). The 10 ms frames quieter than ``threshold`` at such an edge
+    (``db``: ``frame_db`` of the whole audio) become silence; a stop after a pause
+    keeps at most ``STOP_CLOSURE_S`` of quiet before its burst, the silent closure
+    that belongs to it.
+    """
+    out: list[Phone] = []
+    n = len(phones)
+    for i, p in enumerate(phones):
+        name = p.name.rstrip("012")
+        if name == "SIL":
+            out.append(p)
+            continue
+        after_pause = i == 0 or phones[i - 1].end_s < p.start_s - 1e-6 or phones[i - 1].name == "SIL"
+        before_pause = i == n - 1 or phones[i + 1].start_s > p.end_s + 1e-6 or phones[i + 1].name == "SIL"
+        fa = max(0, int(np.ceil(p.start_s * 100 - 1e-6)))
+        fb = min(len(db), int(np.floor(p.end_s * 100 + 1e-6)))
+        start, end = p.start_s, p.end_s
+        if after_pause:
+            k = fa
+            while k < fb and db[k] < threshold:
+                k += 1
+            if k < fb:
+                start = max(p.start_s, k / 100 - (STOP_CLOSURE_S if name in _STOPS else 0.0))
+        if before_pause:
+            k = fb
+            while k > fa and db[k - 1] < threshold:
+                k -= 1
+            if k > fa and k / 100 > start:
+                end = min(p.end_s, k / 100)
+        if start > p.start_s:
+            out.append(Phone("SIL", p.start_s, start))
+        out.append(Phone(p.name, start, end))
+        if end < p.end_s:
+            out.append(Phone("SIL", end, p.end_s))
     return out
 
 
@@ -355,13 +596,15 @@ NOISE_FLOOR_DB: float | None = -60.0
 
 def _transcript_words(recognizer: PhoneRecognizer, text: str) -> tuple[list[str], list[bool]]:
     """Dictionary words of ``text`` and, for each, whether a clause ends after it (punctuation)."""
+    tokens = [(m.group(1), bool(m.group(2))) for m in re.finditer(r"([a-z0-9']+)|([.,;:!?]+)", text.lower())]
+    known = dict(zip((t for t, _ in tokens if t), recognizer.pronunciations([t for t, _ in tokens if t])))
     words, breaks = [], []
-    for m in re.finditer(r"([a-z0-9']+)|([.,;:!?]+)", text.lower()):
-        if m.group(1):
-            if recognizer._aligner_decoder().lookup_word(m.group(1)):
-                words.append(m.group(1))
+    for token, punct in tokens:
+        if token:
+            if known[token]:
+                words.append(token)
                 breaks.append(False)
-        elif breaks:
+        elif punct and breaks:
             breaks[-1] = True
     return words, breaks
 
@@ -427,7 +670,7 @@ def phone_batches(
         if words and duration <= 90.0:
             phones = _safe_align(recognizer, samples[:], words)  # at most 90 s in memory
             if phones:
-                yield PhoneBatch(duration, gate_silence(_delayed(phones), db, threshold), aligned=True)
+                yield PhoneBatch(duration, gate_silence(trim_pause_edges(_delayed(phones), db, threshold), db, threshold), aligned=True)
                 return
         if words:
             speech = [float(np.sum(db[c.start // HOP : -(-c.end // HOP)] >= threshold)) for c in chunks]
@@ -442,16 +685,18 @@ def phone_batches(
                 aligned = phones is not None
                 if phones is None:
                     phones = recognise(chunk)
-                yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(_delayed(phones), db, threshold), aligned=aligned)
+                phones = trim_pause_edges(_delayed(phones), db, threshold)
+                yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=aligned)
             return
     for chunk in chunks:
         if chunk.end / ANALYSIS_RATE <= start_s:
             continue
-        yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(_delayed(recognise(chunk)), db, threshold), aligned=False)
+        phones = trim_pause_edges(_delayed(recognise(chunk)), db, threshold)
+        yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=False)
 
 
 def _word_weight(recognizer: PhoneRecognizer, word: str) -> float:
-    pron = (recognizer._aligner_decoder().lookup_word(word) or "").split()
+    pron = (recognizer.pronunciation(word) or "").split()
     return float(sum(2.0 if p in _VOWELS else 1.0 for p in pron)) or 1.0
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from talkcli.audio.phonemes import Phone, PhoneBatch
 from talkcli.audio.plan import BlockPlan
-from talkcli.motion.visemes import phone_target
+from talkcli.motion.visemes import normalise_phone, phone_target
 
 
 
@@ -61,6 +61,7 @@ class MotionState:
 
     frame: int = 0
     mouth: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
+    mouth_step: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # last frame's change
     head: list[float] = field(default_factory=lambda: [0.0] * 5)
     head_velocity: list[float] = field(default_factory=lambda: [0.0] * 5)
     next_blink_s: float = -1.0  # < 0: not drawn yet
@@ -75,33 +76,82 @@ class MotionState:
     activity: list[float] = field(default_factory=list)
 
 
+# Anticipatory lip rounding: a rounded vowel or w rounds the lips already during the
+# consonants before it that do not use the lips ("stew": rounded from the s on), back
+# to the last vowel, pause or labial, and at most ROUND_LOOKBACK_S before the vowel.
+ROUNDED = frozenset({"UW", "UH", "OW", "OY", "AO", "W"})
+LIP_FREE = frozenset({"T", "D", "N", "L", "S", "Z", "K", "G", "NG", "HH", "Y", "TH", "DH", "R", "SH", "ZH", "CH", "JH"})
+ROUND_LOOKBACK_S = 0.3
+ROUND_CARRY = 0.8  # the consonants take this share of the vowel's rounding
+FLUTTER = 0.03  # mouth parameter units (0..1)
+# Shortest visible closure: a p, b or m closes the lips for at least this long (2 frames at 25 fps).
+MIN_CLOSURE_S = 0.08
+
+
+def coarticulated_targets(phones: list[Phone]) -> list[np.ndarray]:
+    """Mouth target of each phone ``(4,) float32``, with anticipatory rounding applied.
+
+    A pure function of the phone sequence (each phone looks only at the phones after
+    it, within ``ROUND_LOOKBACK_S``), so a block sees the same targets whatever phones
+    before it were already dropped. Only rounding (and the spread it excludes) moves
+    earlier: jaw opening and lip closure keep the timing of the sound.
+    """
+    targets = [phone_target(p.name) for p in phones]
+    names = [normalise_phone(p.name) for p in phones]
+    for k, name in enumerate(names):
+        if name not in ROUNDED:
+            continue
+        rnd = float(targets[k][1]) * ROUND_CARRY
+        j = k - 1
+        while j >= 0 and names[j] in LIP_FREE and phones[k].start_s - phones[j].start_s <= ROUND_LOOKBACK_S \
+                and phones[j + 1].start_s - phones[j].end_s < 0.02:  # no pause in between
+            t = targets[j].copy()
+            if rnd > t[1]:
+                t[2] *= 1.0 - rnd  # rounded lips cannot spread
+                t[1] = rnd
+                targets[j] = t
+            j -= 1
+    return targets
+
+
 def _frame_targets(phones: list[Phone], times: np.ndarray, frame_s: float) -> np.ndarray:
     """Mouth target of each frame: phones weighted by their overlap with the frame.
 
     A bilabial closure (p, b, m) that covers a third of a frame wins that frame:
-    averaged away, the lips would never meet.
+    averaged away, the lips would never meet. A closure shorter than
+    ``MIN_CLOSURE_S`` of frames is held into the neighbouring frame that holds
+    more of it, so that it can be seen.
     """
-    out = np.zeros((len(times), 4), dtype=np.float32)
-    for i, t0 in enumerate(times):
+    from talkcli.motion.cues import CLOSED, hold_closures
+
+    fps = 1.0 / frame_s
+    min_frames = max(1, int(np.ceil(MIN_CLOSURE_S * fps - 1e-6)))
+    margin = 2 * min_frames  # a held closure reaches at most min_frames - 1 frames beyond its phone
+    all_times = np.concatenate([times[0] - frame_s * np.arange(margin, 0, -1), times, times[-1] + frame_s * np.arange(1, margin + 1)])
+    # Phones that start too late to touch these frames, even through anticipatory rounding, are left out.
+    phones = [p for p in phones if p.start_s < all_times[-1] + frame_s + ROUND_LOOKBACK_S + 0.05]
+    targets = coarticulated_targets(phones)
+    out = np.zeros((len(all_times), 4), dtype=np.float32)
+    closure = np.zeros(len(all_times))
+    for i, t0 in enumerate(all_times):
         t1 = t0 + frame_s
         acc = np.zeros(4, dtype=np.float32)
         weight = 0.0
-        closure = 0.0
-        for p in phones:
+        for p, target in zip(phones, targets):
             overlap = min(t1, p.end_s) - max(t0, p.start_s)
             if overlap <= 0:
                 continue
-            target = phone_target(p.name)
             if target[3] >= 1.0:
-                closure += overlap
+                closure[i] += overlap
             acc += overlap * target
             weight += overlap
-        if closure >= frame_s / 3:
-            out[i] = (0.0, 0.0, 0.0, 1.0)
-        elif weight > 0:
+        if weight > 0:
             # Time not covered by any phone counts as silence (a closed, idle mouth).
             out[i] = acc / max(weight, frame_s)
-    return out
+    closed = np.where(closure >= frame_s / 3, CLOSED, 0)
+    closed = hold_closures(closed, closure, min_frames)
+    out[closed == CLOSED] = (0.0, 0.0, 0.0, 1.0)
+    return out[margin : margin + len(times)]
 
 
 ProsodyFn = Callable[[float, float], tuple[int, np.ndarray, np.ndarray]]
@@ -174,7 +224,7 @@ class MotionGenerator:
         if drop:
             del self.state.nod[:drop], self.state.activity[:drop]
             self.state.prosody_start += drop
-        phones = [Phone(*p) for p in self.state.phones if p[1] < times[-1] + frame_s]
+        phones = [Phone(*p) for p in self.state.phones]
         targets = _frame_targets(phones, times, frame_s)
 
         rng = np.random.Generator(np.random.PCG64())
@@ -190,6 +240,7 @@ class MotionGenerator:
         target = np.array(self.state.gaze_target, dtype=np.float64)
         wander = np.array(self.state.gaze_wander, dtype=np.float64)
         cur = np.array(self.state.mouth, dtype=np.float32)
+        last_step = np.array(self.state.mouth_step, dtype=np.float32)
         h = np.array(self.state.head, dtype=np.float64)
         hv = np.array(self.state.head_velocity, dtype=np.float64)
         amp = np.array([2.2, 1.6, 1.0, 0.012, 0.008]) * cfg.head_motion
@@ -197,9 +248,14 @@ class MotionGenerator:
             tgt = targets[j]
             closing = tgt[0] < cur[0] or tgt[3] > cur[3]
             gain = release if closing else attack
-            cur = cur + (tgt - cur) * gain
+            step = (tgt - cur) * gain
+            # No flutter: a small step that turns back on the last frame's motion is not taken
+            # (fast speech swings a consonant cluster's targets back and forth by a few hundredths).
+            step[(step * last_step < 0) & (np.abs(step) < FLUTTER)] = 0.0
+            cur = cur + step
             if tgt[3] >= 1.0:
                 cur = tgt.copy()  # a closure is reached in the frame it starts: lips must meet
+            last_step = cur - (mouth[j - 1] if j else np.array(self.state.mouth, dtype=np.float32))
             mouth[j] = cur
             t = frames[j] * frame_s
             k_p = int(frames[j]) - self.state.prosody_start
@@ -243,6 +299,7 @@ class MotionGenerator:
             head[j] = (h * amp).astype(np.float32)
             head[j, 1] += np.float32(cfg.head_motion * 2.0 * nod)  # degrees; positive pitch tips the nose down
         self.state.mouth = [float(v) for v in cur]
+        self.state.mouth_step = [float(v) for v in last_step]
         self.state.head = [float(v) for v in h]
         self.state.head_velocity = [float(v) for v in hv]
         self.state.gaze_target = [float(v) for v in target]
