@@ -124,7 +124,7 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
     from talkcli.motion.prosody import chunk_prosody
     from talkcli.mux.concat import join_segments
     from talkcli.mux.writer import VideoWriter, check_output_path
-    from talkcli.render.device import cpu_threads, opencv_threads, resolve_device
+    from talkcli.render.device import resolve_device
     from talkcli.render.frames import FrameRenderer
     from talkcli.render.paste import PasteBack
 
@@ -323,7 +323,6 @@ def run_pipeline(job: RenderJob, settings: Settings, on_event: EventCallback, mo
 
         first_frame_time = None
         done = manifest.segments[resume_at]["first_frame"] if resume_at < n_segments else plan.n_frames
-        stack.enter_context(opencv_threads(cpu_threads(x264_threads)))  # x264 has the other cores
         on_event(StageStarted("render", total=plan.n_frames, unit="frames"))
         on_event(StageProgress("render", done, plan.n_frames))
         for k in range(resume_at, n_segments):

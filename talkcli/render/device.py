@@ -6,10 +6,6 @@ so CPU-only runs with ``--device cpu`` never pay for the import.
 
 from __future__ import annotations
 
-import contextlib
-import os
-from typing import Iterator
-
 import numpy as np
 
 from talkcli.errors import EnvironmentProblem
@@ -32,28 +28,6 @@ def resolve_device(requested: str) -> str:
             hint="use --device cpu, or install a CUDA build of torch on a machine with an NVIDIA GPU",
         )
     return "cuda" if available else "cpu"
-
-
-def cpu_threads(x264_threads: int) -> int:
-    """OpenCV threads for the renderer: the cores x264 leaves it (at least 1).
-
-    A frame's remaps and blends are small (a few ms): a second OpenCV thread costs more in
-    hand-offs than it saves when x264 is running on the other core.
-    """
-    return max(1, (os.cpu_count() or 2) - x264_threads)
-
-
-@contextlib.contextmanager
-def opencv_threads(n: int) -> Iterator[None]:
-    """OpenCV's thread count set to ``n`` inside the block (process-wide), restored after."""
-    import cv2
-
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(n)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
 
 
 class TorchRemap:
