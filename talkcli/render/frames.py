@@ -141,10 +141,7 @@ class FrameRenderer:
                                  "layers": self._layers(target, 0.0, 0.0, True)}
             return frame
         map_x, map_y = self.warper.backward_map(target, self.rig.source)
-        # The crop and the head matte are resampled through the same map: convert it to OpenCV's
-        # fixed-point form once (what cv2.remap does internally with float maps, same pixels).
-        fixed = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
-        frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, *fixed)
+        frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, map_x, map_y)
         if blink > 0:
             self.eyes.draw_lids(frame, target, blink, map_x, map_y)
         if gazing:
@@ -170,7 +167,7 @@ class FrameRenderer:
         if self.matte is None:
             return frame
         # Head layer over the still layer.
-        alpha = cv2.remap(self.matte, *fixed, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        alpha = cv2.remap(self.matte, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         # The background behind the head fades in with the head's own (rigid) motion; a moving jaw
         # reveals nothing but the neck, which the still layer keeps as photographed.
         oval = self.rig.source[topo.FACE_OVAL]

@@ -57,7 +57,6 @@ class PasteBack:
         if x1 > x0 and y1 > y0:
             alpha = cv2.warpAffine(mask, m, self._size, flags=cv2.INTER_LINEAR, borderValue=0)
             self._alpha = np.ascontiguousarray(alpha)
-            self._beta = 1.0 - self._alpha  # the photo's weight, the same every frame
         else:
             self._alpha = None
         # Full-resolution detail for photos sharper than the crop.
@@ -93,7 +92,7 @@ class PasteBack:
         roi = out[y0:y1, x0:x1]
         if self.detail and aux is not None and aux.get("map_x") is not None:
             warped = self._with_detail(warped, aux)
-        out[y0:y1, x0:x1] = cv2.blendLinear(warped, roi, self._alpha, self._beta)
+        out[y0:y1, x0:x1] = cv2.blendLinear(warped, roi, self._alpha, 1.0 - self._alpha)
         return out
 
     def _with_detail(self, warped: np.ndarray, aux: dict) -> np.ndarray:

@@ -177,7 +177,6 @@ class FaceRig:
     _area0: np.ndarray | None = None
     _affine_fit: dict = field(default_factory=dict, repr=False)
     _movable: np.ndarray | None = None
-    _projection: tuple | None = field(default=None, repr=False)  # _project's per-triangle constants, as Python lists
 
     @classmethod
     def build(cls, landmarks: np.ndarray, size: int, expression: float = 1.0, glasses: bool = False,
@@ -440,48 +439,34 @@ class FaceRig:
         bad = self.folded(target)
         if len(bad) == 0:
             return target
-        if self._projection is None:
-            free = self._movable.astype(np.float64)
-            free[self.n_face :] = 0.0  # the rings follow the head exactly; only the skin gives way
-            goal = np.maximum(MIN_AREA_SHARE * np.abs(self._area0), 1e-3)
-            self._projection = (self._fold_tris.tolist(), self._fold_sign.tolist(), goal.tolist(), free.tolist())
-        tris, sign, goal_all, free = self._projection
         p = target.copy()
+        tris, sign = self._fold_tris, self._fold_sign
+        goal_all = np.maximum(MIN_AREA_SHARE * np.abs(self._area0), 1e-3)
+        free = self._movable.astype(np.float64)
+        free[self.n_face :] = 0.0  # the rings follow the head exactly; only the skin gives way
         for _ in range(PROJECTION_SWEEPS):
-            # Gauss-Seidel over the flipped triangles, one at a time (they share corners). A few
-            # triangles a frame: plain floats, as numpy's per-call cost would be most of the work.
-            moved: dict[int, list[float]] = {}
-            for k in bad.tolist():
+            # Gauss-Seidel over the flipped triangles, one at a time (they share corners).
+            for k in bad:
                 i = tris[k]
-                q = [moved[v] if v in moved else p[v].tolist() for v in i]
-                (x0, y0), (x1, y1), (x2, y2) = q
-                s = sign[k]
-                a = s * ((x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0))
+                q = p[i]
+                a = sign[k] * ((q[1, 0] - q[0, 0]) * (q[2, 1] - q[0, 1]) - (q[1, 1] - q[0, 1]) * (q[2, 0] - q[0, 0]))
                 if a > 0:
                     continue
                 # d(area)/d(corner j) is the opposite edge turned by 90 degrees.
-                grad = [(s * -(y2 - y1), s * (x2 - x1)), (s * -(y0 - y2), s * (x0 - x2)), (s * -(y1 - y0), s * (x1 - x0))]
-                w = [free[v] for v in i]
-                if not any(w):
-                    w = [1.0, 1.0, 1.0]  # all three corners pinned: let them all give way
-                denom = 0.0
-                for wj, (gx, gy) in zip(w, grad):
-                    denom += wj * (gx * gx + gy * gy)
+                e = q[[2, 0, 1]] - q[[1, 2, 0]]  # edge opposite each corner
+                grad = sign[k] * np.stack([-e[:, 1], e[:, 0]], axis=1)
+                w = free[i]
+                if not w.any():
+                    w = np.ones(3)  # all three corners pinned: let them all give way
+                denom = float(np.sum(w * np.sum(grad * grad, axis=1)))
                 if denom < 1e-12:
                     # Collapsed to a point or a line: nudge the freest corner off it.
-                    j = w.index(max(w))
-                    q[j][0] += 1e-2
-                    moved[i[j]] = q[j]
+                    j = int(np.argmax(w))
+                    p[i[j]] += 1e-2 * np.array([1.0, 0.0])
                     continue
                 # Linearised step to the goal area; the next sweep catches what the quadratic term leaves.
                 lam = (goal_all[k] - a) / denom
-                for v, qj, wj, (gx, gy) in zip(i, q, w, grad):
-                    step = lam * wj
-                    qj[0] += step * gx
-                    qj[1] += step * gy
-                    moved[v] = qj
-            for v, xy in moved.items():
-                p[v] = xy
+                p[i] += (lam * w)[:, None] * grad
             bad = self.folded(p)
             if len(bad) == 0:
                 break
@@ -518,9 +503,10 @@ class FaceRig:
             c, s = a / norm, b / norm  # scale * (cos, sin)
             goal = q.mean(axis=1, keepdims=True) + np.stack(
                 [c[:, None] * pc[..., 0] - s[:, None] * pc[..., 1], s[:, None] * pc[..., 0] + c[:, None] * pc[..., 1]], axis=-1)
-            corners, pull = t.ravel(), (goal - p).reshape(-1, 2)
-            acc = np.column_stack([np.bincount(corners, pull[:, 0], n), np.bincount(corners, pull[:, 1], n)])
-            cnt = np.bincount(corners, minlength=n)
+            acc = np.zeros((n, 2))
+            cnt = np.zeros(n)
+            np.add.at(acc, t.ravel(), (goal - p).reshape(-1, 2))
+            np.add.at(cnt, t.ravel(), 1.0)
             hit = (cnt > 0) & self._movable
             disp[hit] = 0.5 * disp[hit] + 0.5 * acc[hit] / cnt[hit, None]
             # Then smooth one ring around them so the correction does not fold the next triangle.

@@ -87,8 +87,7 @@ class MeshWarper:
 
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    """Sample ``image`` at the map (bilinear, edges replicated): float ``(map_x, map_y)``, or the
-    fixed-point pair ``cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)`` returns."""
+    """Sample ``image`` at the map (bilinear, edges replicated)."""
     import cv2
 
     return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -203,16 +203,3 @@ def test_torch_remap_on_cuda_matches_cpu(rig, hopper_crop, strong_target):
     b = TorchRemap(crop, "cuda")(mx, my).astype(np.int16)
     assert np.abs(a - b).max() <= 1
     assert np.mean(a == b) >= 0.999
-
-
-def test_remap_with_converted_maps_gives_the_same_pixels(rig, hopper_crop, strong_target):
-    # The renderer converts a frame's map to fixed point once and resamples crop and matte with it.
-    import cv2
-
-    _, _, crop, _ = hopper_crop
-    mx, my = MeshWarper(rig.size, rig.triangles).backward_map(strong_target, rig.source)
-    fixed = cv2.convertMaps(mx, my, cv2.CV_16SC2)
-    assert np.array_equal(remap(crop, *fixed), remap(crop, mx, my))
-    matte = np.linspace(0, 1, rig.size * rig.size, dtype=np.float32).reshape(rig.size, rig.size)
-    args = dict(interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    assert np.array_equal(cv2.remap(matte, *fixed, **args), cv2.remap(matte, mx, my, **args))
