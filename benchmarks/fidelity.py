@@ -1,11 +1,12 @@
 """Renderer fidelity on real portraits: rest PSNR, background stillness, lip opening re-detected
 by FaceMesh, folded triangles, render cost, and a contact sheet per portrait.
 
-    python benchmarks/fidelity.py [OUTDIR] [--size 512] [--frames 100] [--runs 3] [--expression 1.0]
+    python benchmarks/fidelity.py [OUTDIR] [--size 512] [--frames 100] [--runs 3] [--expression 1.0] [--threads 0]
 
 Folds: "strict" counts every sign change of a skin or outer triangle's area over the sequence
 and the contact-sheet shapes (max per frame); ">0.1px2" only flips larger than 0.1 px^2.
-Cost: median over --runs of CPU ms per frame (time.process_time, all threads) and wall ms.
+Cost: median over --runs of CPU ms per frame (time.process_time, all threads) and wall ms;
+--threads N runs OpenCV on N threads (default 0: OpenCV's own choice, as in a render).
 
 OUTDIR (default /tmp/talk-fidelity) receives contact_<portrait>.png: neutral, aa, oo, m, ee,
 blink, nod. Portraits: ../shared/real-inputs/portraits/* when present, and examples/face.jpg.
@@ -77,7 +78,10 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--expression", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=0, help="OpenCV threads (0: OpenCV's default, as in a render)")
     args = ap.parse_args()
+    if args.threads > 0:
+        cv2.setNumThreads(args.threads)
     out = args.outdir.resolve()
     if ROOT in out.parents or out == ROOT:
         raise SystemExit("write contact sheets outside the repository")
