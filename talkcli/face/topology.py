@@ -36,6 +36,7 @@ FACE_OVAL = [
 ]
 CHIN = 152
 NOSE_TIP = 1
+NOSE_BASE = 2  # subnasale, where the nose meets the upper lip
 
 
 def _strip(upper: list[int], lower: list[int]) -> list[tuple[int, int, int]]:

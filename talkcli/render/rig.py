@@ -107,6 +107,10 @@ def _mouth_fields(face: np.ndarray, mouth_width: float, face_width: float) -> di
     # Sideways it spreads further, but not up to the nose wings (which stay where they are).
     k_wide = 1 - _smoothstep((np.abs(u) - 1) / 1.1)
     ky_h = 1 - _smoothstep((np.abs(dv) - 0.2) / 0.3)
+    # Above the lips it is gone by the nose's base: a short upper lip would otherwise squeeze the
+    # nostrils' lower rim sideways under a still nose wing.
+    nose = max(float((np.interp(cx, mid_x[order], mid_y[order]) - face[topo.NOSE_BASE, 1]) / W), 0.15)
+    ky_h = np.where(above, np.minimum(ky_h, 1 - _smoothstep((-dv - 0.3 * nose) / (0.7 * nose))), ky_h)
     return {"u": np.clip(u, -1, 1), "above": above, "h_up": h_up, "h_lo": h_lo, "jaw": jaw, "lateral": lateral,
             "k": k_wide * ky_h, "corner": corner, "pout": pout, "free": free}
 
@@ -329,9 +333,10 @@ class FaceRig:
         # Width and corner lift, both absolute: rounding narrows to 72% of the relaxed width and
         # drops the smile; stretch widens.
         w_rest = W0 + e * (Wp - W0)
-        # On a smiling photo a rounded mouth keeps part of the smile's width: pulling the corners
-        # all the way in would pinch the cheeks into a pucker.
-        w_round = max(0.72 * W0, min(0.85 * w_rest, 0.72 * W0 + 1.4 * (w_rest - W0)))
+        # On a smiling photo a rounded mouth keeps a little of the smile's width (a fifth of what
+        # the smile adds, at most 80% of the smiling width): pulling the corners all the way in
+        # pinches the cheeks into a pucker, keeping more leaves "oo" as wide as a relaxed mouth.
+        w_round = max(0.72 * W0, min(0.8 * w_rest, 0.72 * W0 + 0.8 * (w_rest - W0)))
         width = w_rest * (1 + 0.1 * stretch - 0.06 * jaw) + rnd * (w_round - w_rest)
         xscale = width / Wp
         lift_rest = self.neutral_lift + e * (self.photo_lift - self.neutral_lift)

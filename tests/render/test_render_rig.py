@@ -183,7 +183,7 @@ def test_no_triangle_folds(rig, case):
 def test_fold_repair_is_local_and_keeps_closures_exact(rig):
     # Press with a turned head used to flip slivers at the lip corners: the repair moves only a
     # few vertices by a fraction of a pixel and never the inner lips (closures stay shut).
-    mouth, head = np.array([0.4, 0, 0, 1.0]), np.array([-4.0, -3.0, 1.0, 0, 0])
+    mouth, head = np.array([0.4, 0, 0, 1.0]), np.array([-5.0, -4.0, 1.5, 0, 0])
     raw = rig._relax(_unrepaired(rig, mouth, 0.0, head))
     assert len(rig.folded(raw)) > 0
     fixed = rig.unfold(raw)
@@ -201,3 +201,21 @@ def _unrepaired(rig, mouth, blink, head):
         return rig.target(mouth, blink, head)
     finally:
         del rig.unfold
+
+
+def test_a_smiling_photo_can_say_oo(hopper_crop):
+    """The photo's smile does not keep the mouth wide through a rounded vowel."""
+    _, _, crop, lm = hopper_crop
+    smile = np.asarray(lm, np.float64).copy()
+    lips = sorted(set(topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER + topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER))
+    cx = smile[list(topo.MOUTH_CORNERS), 0].mean()
+    half = (smile[topo.MOUTH_CORNERS[1], 0] - smile[topo.MOUTH_CORNERS[0], 0]) / 2
+    u = (smile[lips, 0] - cx) / half
+    smile[lips, 0] = cx + (smile[lips, 0] - cx) * 1.25  # wider ...
+    smile[lips, 1] -= 0.08 * half * np.clip(u, -1, 1) ** 2  # ... with the corners lifted
+    rig = FaceRig.build(smile, crop.shape[0])
+    assert rig.mouth_width > 1.15 * rig.neutral_width  # the rig sees the smile
+    oo = rig.target(np.array([0.35, 1.0, 0, 0]), 0.0, ZERO_HEAD)
+    width = float(oo[topo.MOUTH_CORNERS[1], 0] - oo[topo.MOUTH_CORNERS[0], 0])
+    assert width < 0.95 * rig.neutral_width
+    assert len(rig.folded(oo)) == 0
