@@ -41,6 +41,14 @@ def load_scorer(path: Path):
     return mod
 
 
+def print_table(header: tuple, rows: list[tuple]) -> None:
+    """A Markdown table; floats with three decimals, None as "-"."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print("| " + " | ".join("-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r) + " |")
+
+
 def noisy_copy(wav: Path, out: Path, noise_db: float, seed: int) -> Path:
     import soundfile as sf
 
@@ -228,10 +236,7 @@ def main() -> None:
               f"{audio_s:.0f} s audio in {cpu_s:.1f} CPU s = {audio_s / max(cpu_s, 1e-9):.1f}x real time (wall {wall:.0f} s)",
               file=sys.stderr, flush=True)
     hdr = ("condition", "set", "files", "fail", "recall+-1", "recall0", "spur/min", "frame_acc", "speech_acc", "onset_ms")
-    print("| " + " | ".join(hdr) + " |")
-    print("|" + "---|" * len(hdr))
-    for r in rows:
-        print("| " + " | ".join("-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r) + " |")
+    print_table(hdr, rows)
     for cond in a.conditions.split(","):
         s = summaries[f"{cond}/speed"]
         print(f"speed {cond}: {s['x_realtime_cpu']:.1f}x real time (CPU time of one worker)")

@@ -37,7 +37,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from visemes import load_scorer  # benchmarks/ is not a package
+from visemes import load_scorer, print_table  # benchmarks/ is not a package
 
 
 def _call(argv: list[str]) -> int:
@@ -196,10 +196,7 @@ def main() -> None:
                          video["timing_median_ms"]))
     hdr = ("condition", "set", "files", "fail", "recall+-1 video", "recall+-1 labels", "spur/min video",
            "spur/min labels", "face detected", "closure timing ms")
-    print("| " + " | ".join(hdr) + " |")
-    print("|" + "---|" * len(hdr))
-    for r in rows:
-        print("| " + " | ".join("-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r) + " |")
+    print_table(hdr, rows)
     if a.json:
         a.json.write_text(json.dumps(out, indent=1, default=float))
     if not a.keep:
