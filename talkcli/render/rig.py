@@ -107,10 +107,12 @@ def _mouth_fields(face: np.ndarray, mouth_width: float, face_width: float) -> di
     # Sideways it spreads further, but not up to the nose wings (which stay where they are).
     k_wide = 1 - _smoothstep((np.abs(u) - 1) / 1.1)
     ky_h = 1 - _smoothstep((np.abs(dv) - 0.2) / 0.3)
-    # Above the lips it is gone by the nose's base: a short upper lip would otherwise squeeze the
-    # nostrils' lower rim sideways under a still nose wing.
+    # Above the lips it fades out gradually from the lip line to a little past the nose's base
+    # (1.6 times the upper lip's height): on a short upper lip the full field squeezed the
+    # nostrils' lower rim sideways under a still nose wing (a bright speck on a narrowed "oo"), and
+    # a fade confined to the lip itself sheared the skin just below the nostrils instead.
     nose = max(float((np.interp(cx, mid_x[order], mid_y[order]) - face[topo.NOSE_BASE, 1]) / W), 0.15)
-    ky_h = np.where(above, np.minimum(ky_h, 1 - _smoothstep((-dv - 0.3 * nose) / (0.7 * nose))), ky_h)
+    ky_h = np.where(above, np.minimum(ky_h, 1 - _smoothstep(-dv / (1.6 * nose))), ky_h)
     return {"u": np.clip(u, -1, 1), "above": above, "h_up": h_up, "h_lo": h_lo, "jaw": jaw, "lateral": lateral,
             "k": k_wide * ky_h, "corner": corner, "pout": pout, "free": free}
 
