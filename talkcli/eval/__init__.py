@@ -97,7 +97,7 @@ KEY_DOC: dict[str, str] = {
     "silence.silence_closed_fraction": "share of silent frames whose lips are closed (opening <= closed_opening_iod); null without silent frames",
     "silence.silence_closed_or_rest_fraction": "share of silent frames whose lips are closed (opening <= closed_opening_iod) or at rest (within rest_tolerance_iod of the reference photo's opening); null without silent frames",
     "silence.closed_opening_iod": "inner-lip opening at or below which lips count as closed (inter-ocular distances)",
-    "silence.mouth_rest_opening_iod": "inner-lip opening of the reference photo (null without a reference)",
+    "silence.mouth_rest_opening_iod": "inner-lip opening of the reference photo as the video's tracker reads it held still (median of 8 tracked copies; null without a reference)",
     "silence.rest_tolerance_iod": "how far from the rest opening a silent mouth may be (inter-ocular distances)",
     "silence.silence_mouth_open_p95_iod": "95th percentile of the inner-lip opening on silent frames",
     "fidelity.background_changed_fraction": "share of background pixels (outside the head-and-neck mask) whose grey level changes by more than 2 between consecutive frames, all frame pairs pooled",
@@ -253,7 +253,7 @@ def analyse_video(
     from talkcli.eval.closure import closure_check
     from talkcli.eval.fidelity import BackgroundChange, FacePsnr
     from talkcli.eval.sync import SpeechAudio, estimate_offset
-    from talkcli.eval.track import opening_of, track_video
+    from talkcli.eval.track import opening_of, still_opening, track_video
     from talkcli.mux.ffmpeg import probe, read_media_meta
 
     path = Path(path)
@@ -293,7 +293,12 @@ def analyse_video(
     guard = max(0, int(round(SILENCE_GUARD_S * fps)))
     near_speech = np.convolve(speech.astype(int), np.ones(2 * guard + 1, dtype=int), mode="same") > 0
     silent = ~near_speech & track.detected
-    rest = opening_of(ref_landmarks) if ref_landmarks is not None else None
+    rest = None
+    if ref_landmarks is not None:
+        # Measured with the video's own tracker (still_opening); the detector's landmarks if
+        # the tracker finds no face in the photo.
+        rest = still_opening(ref_image) if ref_image is not None else None
+        rest = opening_of(ref_landmarks) if rest is None else rest
     closure = closure_check(truth, opening, fps, audio_start) if truth is not None else None
     return VideoAnalysis(
         path=path, fps=fps, track=track, audio=audio, audio_start_s=audio_start, envelope=envelope,
