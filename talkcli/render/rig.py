@@ -485,44 +485,15 @@ class FaceRig:
         Each sweep moves the vertices of flipped triangles (and their neighbours)
         halfway toward the mean displacement of their neighbours: a local
         Laplacian smoothing that leaves unfolded regions exactly as they were.
-        Degenerate photo triangles (zero source area) are ignored.
+        Degenerate photo triangles (zero source area) are ignored. Each flipped
+        triangle first pulls its corners toward a rotated and scaled copy of its
+        photo shape at its current centroid (corners shared by several take the
+        mean of their goals); then one ring around them is smoothed. Of the sweeps
+        (at most ``FOLD_ITERATIONS``), the one with the fewest folds is returned.
+        The loop is compiled (``render.kernels.relax_folds``).
         """
-        bad = self.folded(target, FOLD_TOLERANCE)
-        if len(bad) == 0:
-            return target
-        best, best_n = target, len(bad)
-        disp = target - self.source
+        from talkcli.render.kernels import relax_folds
+
         adj = self._neighbours
-        tris = self._fold_tris
-        n = len(disp)
-        for _ in range(FOLD_ITERATIONS):
-            # Shape matching: each flipped triangle pulls its corners toward a rotated and scaled
-            # copy of its photo shape placed at its current centroid; corners shared by several
-            # flipped triangles take the mean of their goals.
-            t = tris[bad]
-            p = self.source[t]
-            q = self.source[t] + disp[t]
-            pc = p - p.mean(axis=1, keepdims=True)
-            qc = q - q.mean(axis=1, keepdims=True)
-            a = np.sum(pc * qc, axis=(1, 2))
-            b = np.sum(pc[..., 0] * qc[..., 1] - pc[..., 1] * qc[..., 0], axis=1)
-            norm = np.maximum(np.sum(pc * pc, axis=(1, 2)), 1e-12)
-            c, s = a / norm, b / norm  # scale * (cos, sin)
-            goal = q.mean(axis=1, keepdims=True) + np.stack(
-                [c[:, None] * pc[..., 0] - s[:, None] * pc[..., 1], s[:, None] * pc[..., 0] + c[:, None] * pc[..., 1]], axis=-1)
-            acc = np.zeros((n, 2))
-            cnt = np.zeros(n)
-            np.add.at(acc, t.ravel(), (goal - p).reshape(-1, 2))
-            np.add.at(cnt, t.ravel(), 1.0)
-            hit = (cnt > 0) & self._movable
-            disp[hit] = 0.5 * disp[hit] + 0.5 * acc[hit] / cnt[hit, None]
-            # Then smooth one ring around them so the correction does not fold the next triangle.
-            ring = ((adj @ hit.astype(np.float64)) > 0) & self._movable & ~hit
-            disp[ring] = 0.5 * disp[ring] + 0.5 * (adj @ disp)[ring]
-            target = self.source + disp
-            bad = self.folded(target, FOLD_TOLERANCE)
-            if len(bad) < best_n:
-                best, best_n = target, len(bad)
-            if len(bad) == 0:
-                break
-        return best
+        return relax_folds(self.source, np.asarray(target, np.float64), self._fold_tris, self._fold_sign,
+                           self._movable, adj.indptr, adj.indices, adj.data, FOLD_TOLERANCE, FOLD_ITERATIONS)

@@ -2,9 +2,10 @@
 
 For every output pixel the map says where in the reference crop to sample.
 It is piecewise affine over the rig's triangles, built by rasterising the
-target triangles' indices at ``map_scale`` of the crop resolution and
-upsampling the (smooth) map; the image itself is resampled once, at full
-resolution.
+target triangles' affines at ``map_scale`` of the crop resolution (a compiled
+loop, ``render.kernels``: one OpenCV call per triangle cost more in Python
+than the pixels did) and upsampling the (smooth) map; the image itself is
+resampled once, at full resolution.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class MeshWarper:
         self._f = f
         # Full-resolution coordinates of the low-resolution pixel centres.
         coords = (np.arange(self.small, dtype=np.float64) + 0.5) / f - 0.5
+        self._coords = coords
         self._gx, self._gy = (g.astype(np.float32) for g in np.meshgrid(coords, coords))
-        self._index = np.empty((self.small, self.small), dtype=np.int32)
         g = np.arange(size, dtype=np.float32)
         self.identity = tuple(np.ascontiguousarray(a) for a in np.meshgrid(g, g))  # (map_x, map_y) that moves nothing
 
@@ -60,26 +61,14 @@ class MeshWarper:
         """``(map_x, map_y)``, each ``(size, size) float32``, for ``cv2.remap`` of the reference crop."""
         import cv2
 
+        from talkcli.render.kernels import rasterise_affine_map
+
         aff = triangle_affines(target, source, self.triangles)
-        n = len(self.triangles)
-        # Six coefficients per triangle, plus an identity "triangle" n for pixels no triangle covers.
-        coef = np.empty((6, n + 1), dtype=np.float32)
-        coef[:, :n] = aff.reshape(n, 6).T  # rows: m00 m01 m10 m11 m20 m21
-        coef[:, n] = (1, 0, 0, 1, 0, 0)
-        index = self._index
-        index.fill(n)
-        shift = 4  # sub-pixel precision of the rasteriser: 1/16 px
         f = self._f
-        pts = np.round((target * f + 0.5 * (f - 1)) * (1 << shift)).astype(np.int32)
-        # Rasterise in draw order: later triangles overwrite earlier ones.
-        tris = pts[self.triangles]
-        fill = cv2.fillConvexPoly
-        for i in range(n):
-            fill(index, tris[i], i, cv2.LINE_8, shift)
-        gx, gy = self._gx, self._gy
-        c = [np.take(coef[k], index) for k in range(6)]
-        mx = gx * c[0] + gy * c[2] + c[4]
-        my = gx * c[1] + gy * c[3] + c[5]
+        # Pixels no triangle covers keep the identity.
+        mx, my = self._gx.copy(), self._gy.copy()
+        rasterise_affine_map(np.asarray(target, np.float64) * f + 0.5 * (f - 1), self.triangles,
+                             aff.reshape(len(self.triangles), 6), self._coords, mx, my)
         if self.small != self.size:
             mx = cv2.resize(mx, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
             my = cv2.resize(my, (self.size, self.size), interpolation=cv2.INTER_LINEAR)

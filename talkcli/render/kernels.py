@@ -1,0 +1,176 @@
+"""Per-frame loops that numpy cannot vectorise, compiled with numba.
+
+Compiled on first use and cached on disk (numba's ``cache=True``: next to this
+file, or under the user's cache folder when the package folder is read-only),
+so only the first render after an install pays the compile (2-3 s). Where no
+cache folder is writable they are compiled in every process instead.
+
+Whole-array expressions (``a[:] = 0``, ``b - c``) are written as loops: numba
+compiles them several times slower, for no gain at run time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+def _jit(fn):
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # numba found no writable cache folder
+        return numba.njit(nogil=True)(fn)
+
+
+@_jit
+def rasterise_affine_map(pts: np.ndarray, tris: np.ndarray, coef: np.ndarray, coords: np.ndarray,
+                         map_x: np.ndarray, map_y: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Fill ``map_x``/``map_y`` with each triangle's affine, in triangle order.
+
+    ``pts``: ``(V, 2)`` vertex positions in map pixels (pixel ``j`` is centred at ``j``);
+    ``tris``: ``(T, 3)``; ``coef``: ``(T, 6)`` affine per triangle (``m00 m01 m10 m11 m20 m21``,
+    ``[X, Y, 1] @ M`` in full-resolution coordinates); ``coords``: the full-resolution
+    coordinate of each map pixel's centre (the same along x and y). A map pixel belongs to
+    a triangle when its centre lies inside it or on its edge; a later triangle overwrites
+    an earlier one. Triangles of zero area cover nothing; pixels no triangle covers keep
+    what the maps held.
+    """
+    h, w = map_x.shape
+    for t in range(tris.shape[0]):
+        a, b, c = tris[t, 0], tris[t, 1], tris[t, 2]
+        ax, ay = pts[a, 0], pts[a, 1]
+        bx, by = pts[b, 0], pts[b, 1]
+        cx, cy = pts[c, 0], pts[c, 1]
+        area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+        if abs(area) < 1e-9:
+            continue
+        s = 1.0 if area > 0 else -1.0
+        # Edge functions are exact up to rounding: a pixel centre on an edge shared by two
+        # triangles must not fall out of both.
+        tol = -1e-7 * abs(area)
+        x0 = max(0, int(math.ceil(min(ax, bx, cx))))
+        x1 = min(w - 1, int(math.floor(max(ax, bx, cx))))
+        y0 = max(0, int(math.ceil(min(ay, by, cy))))
+        y1 = min(h - 1, int(math.floor(max(ay, by, cy))))
+        m00, m01, m10, m11, m20, m21 = coef[t, 0], coef[t, 1], coef[t, 2], coef[t, 3], coef[t, 4], coef[t, 5]
+        for i in range(y0, y1 + 1):
+            yy = coords[i]
+            for j in range(x0, x1 + 1):
+                e0 = s * ((bx - ax) * (i - ay) - (by - ay) * (j - ax))
+                e1 = s * ((cx - bx) * (i - by) - (cy - by) * (j - bx))
+                e2 = s * ((ax - cx) * (i - cy) - (ay - cy) * (j - cx))
+                if e0 >= tol and e1 >= tol and e2 >= tol:
+                    xx = coords[j]
+                    map_x[i, j] = xx * m00 + yy * m10 + m20
+                    map_y[i, j] = xx * m01 + yy * m11 + m21
+
+
+@_jit
+def _count_folded(p: np.ndarray, tris: np.ndarray, sign: np.ndarray, tolerance: float,
+                  out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Writes the indices of triangles whose signed area (times ``sign``) is below
+    ``-tolerance`` to ``out``; returns how many."""
+    n = 0
+    for k in range(tris.shape[0]):
+        a, b, c = tris[k, 0], tris[k, 1], tris[k, 2]
+        area = (p[b, 0] - p[a, 0]) * (p[c, 1] - p[a, 1]) - (p[b, 1] - p[a, 1]) * (p[c, 0] - p[a, 0])
+        if area * sign[k] < -tolerance:
+            out[n] = k
+            n += 1
+    return n
+
+
+@_jit
+def relax_folds(source: np.ndarray, target: np.ndarray, tris: np.ndarray, sign: np.ndarray,
+                movable: np.ndarray, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray,
+                tolerance: float, iterations: int) -> np.ndarray:  # pragma: no cover - compiled
+    """``FaceRig._relax``'s sweeps (see there); returns the target with the fewest folds seen."""
+    nv = source.shape[0]
+    bad = np.empty(tris.shape[0], np.int64)
+    n_bad = _count_folded(target, tris, sign, tolerance, bad)
+    best = np.empty((nv, 2))
+    for v in range(nv):
+        best[v, 0], best[v, 1] = target[v, 0], target[v, 1]
+    if n_bad == 0:
+        return best
+    best_n = n_bad
+    disp = np.empty((nv, 2))
+    for v in range(nv):
+        disp[v, 0] = target[v, 0] - source[v, 0]
+        disp[v, 1] = target[v, 1] - source[v, 1]
+    acc = np.zeros((nv, 2))
+    cnt = np.zeros(nv)
+    hit = np.zeros(nv, np.bool_)
+    smooth = np.zeros((nv, 2))
+    cur = np.empty((nv, 2))
+    for _ in range(iterations):
+        for v in range(nv):
+            acc[v, 0] = acc[v, 1] = cnt[v] = 0.0
+        for r in range(n_bad):
+            k = bad[r]
+            i0, i1, i2 = tris[k, 0], tris[k, 1], tris[k, 2]
+            # Photo corners p and current corners q, about their centroids.
+            pm0 = (source[i0, 0] + source[i1, 0] + source[i2, 0]) / 3.0
+            pm1 = (source[i0, 1] + source[i1, 1] + source[i2, 1]) / 3.0
+            qm0 = pm0 + (disp[i0, 0] + disp[i1, 0] + disp[i2, 0]) / 3.0
+            qm1 = pm1 + (disp[i0, 1] + disp[i1, 1] + disp[i2, 1]) / 3.0
+            a = 0.0
+            b = 0.0
+            norm = 0.0
+            for j in range(3):
+                v = tris[k, j]
+                px = source[v, 0] - pm0
+                py = source[v, 1] - pm1
+                qx = source[v, 0] + disp[v, 0] - qm0
+                qy = source[v, 1] + disp[v, 1] - qm1
+                a += px * qx + py * qy
+                b += px * qy - py * qx
+                norm += px * px + py * py
+            norm = max(norm, 1e-12)
+            c = a / norm
+            s = b / norm
+            for j in range(3):
+                v = tris[k, j]
+                px = source[v, 0] - pm0
+                py = source[v, 1] - pm1
+                acc[v, 0] += qm0 + (c * px - s * py) - source[v, 0]
+                acc[v, 1] += qm1 + (s * px + c * py) - source[v, 1]
+                cnt[v] += 1.0
+        for v in range(nv):
+            hit[v] = cnt[v] > 0 and movable[v]
+            if hit[v]:
+                disp[v, 0] = 0.5 * disp[v, 0] + 0.5 * acc[v, 0] / cnt[v]
+                disp[v, 1] = 0.5 * disp[v, 1] + 0.5 * acc[v, 1] / cnt[v]
+        # One ring around them is smoothed toward its neighbours' (updated) displacement.
+        for v in range(nv):
+            smooth[v, 0] = smooth[v, 1] = 0.0
+            ring = False
+            sx = sy = 0.0
+            for k in range(indptr[v], indptr[v + 1]):
+                u = indices[k]
+                w = weights[k]
+                sx += w * disp[u, 0]
+                sy += w * disp[u, 1]
+                if hit[u] and w != 0.0:
+                    ring = True
+            if ring and movable[v] and not hit[v]:
+                smooth[v, 0] = sx
+                smooth[v, 1] = sy
+                cnt[v] = -1.0  # marks the ring for the update below
+        for v in range(nv):
+            if cnt[v] < 0:
+                disp[v, 0] = 0.5 * disp[v, 0] + 0.5 * smooth[v, 0]
+                disp[v, 1] = 0.5 * disp[v, 1] + 0.5 * smooth[v, 1]
+        for v in range(nv):
+            cur[v, 0] = source[v, 0] + disp[v, 0]
+            cur[v, 1] = source[v, 1] + disp[v, 1]
+        n_bad = _count_folded(cur, tris, sign, tolerance, bad)
+        if n_bad < best_n:
+            for v in range(nv):
+                best[v, 0], best[v, 1] = cur[v, 0], cur[v, 1]
+            best_n = n_bad
+        if n_bad == 0:
+            break
+    return best
