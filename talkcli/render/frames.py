@@ -119,6 +119,10 @@ class FrameRenderer:
                 person = np.zeros(self.crop.shape[:2], np.float32)
             self.matte = np.ascontiguousarray(head_matte(person, crop_landmarks))
             self.background = _inpaint_head(self.crop, self.matte, body_matte(person, crop_landmarks))
+            # The matte rides along as a fourth channel: one remap warps photo and matte together
+            # (a four-channel remap costs what a three-channel one does; a separate float remap
+            # of the matte cost as much again).
+            self._crop_rgba = np.dstack([self.crop, np.round(np.clip(self.matte, 0, 1) * 255).astype(np.uint8)])
 
     @property
     def output_shape(self) -> tuple[int, int]:
@@ -148,7 +152,15 @@ class FrameRenderer:
                                  "layers": self._layers(target, 0.0, 0.0, True)}
             return frame
         map_x, map_y = self.warper.backward_map(target, self.rig.source)
-        frame = self._torch_remap(map_x, map_y) if self._torch_remap is not None else remap(self.crop, map_x, map_y)
+        alpha = None
+        if self._torch_remap is not None:
+            frame = self._torch_remap(map_x, map_y)
+        elif self.matte is not None:
+            warped = remap(self._crop_rgba, map_x, map_y)
+            frame = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
+            alpha = warped[..., 3]
+        else:
+            frame = remap(self.crop, map_x, map_y)
         if blink > 0:
             self.eyes.draw_lids(frame, target, blink, map_x, map_y)
         if gazing:
@@ -175,7 +187,10 @@ class FrameRenderer:
         if self.matte is None:
             return frame
         # Head layer over the still layer.
-        alpha = cv2.remap(self.matte, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if alpha is None:
+            alpha = cv2.remap(self.matte, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            alpha = alpha.astype(np.float32) * np.float32(1 / 255)
         # The background behind the head fades in with the head's own (rigid) motion; a moving jaw
         # reveals nothing but the neck, which the still layer keeps as photographed.
         oval = self.rig.source[topo.FACE_OVAL]
