@@ -15,7 +15,7 @@ def doctor(
     ffmpeg: Optional[str] = typer.Option(None, "--ffmpeg", help="ffmpeg binary to check (or set TALK_FFMPEG)."),
     traceback: bool = typer.Option(False, "--traceback", help="Show the full stack trace on errors."),
 ) -> None:
-    """Check ffmpeg, the bundled models, torch and the compute device."""
+    """Check ffmpeg, the bundled models, the compiled render kernels, torch and the compute device."""
     from rich.table import Table
 
     with guarded(traceback):
@@ -44,6 +44,20 @@ def doctor(
                 f"{status.package} ({status.stage}): {status.path or ''} {status.problem}".strip(),
             )
             problems += not status.ok
+        try:
+            import time
+
+            import numba
+
+            from talkcli.render.kernels import warm_up
+
+            t0 = time.perf_counter()
+            warm_up()
+            table.add_row("render kernels", "[green]ok",
+                          f"numba {numba.__version__}; compiled or loaded from cache in {time.perf_counter() - t0:.1f} s")
+        except Exception as exc:  # noqa: BLE001 - any failure to build the kernels is what this row reports
+            table.add_row("render kernels", "[red]problem", f"{type(exc).__name__}: {exc}")
+            problems += 1
         try:
             import torch
 

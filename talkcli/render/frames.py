@@ -122,7 +122,8 @@ class FrameRenderer:
             # The matte rides along as a fourth channel: one remap warps photo and matte together
             # (a four-channel remap costs what a three-channel one does; a separate float remap
             # of the matte cost as much again).
-            self._crop_rgba = np.dstack([self.crop, np.round(np.clip(self.matte, 0, 1) * 255).astype(np.uint8)])
+            self._matte_u8 = np.round(np.clip(self.matte, 0, 1) * 255).astype(np.uint8)
+            self._crop_rgba = np.dstack([self.crop, self._matte_u8])
 
     @property
     def output_shape(self) -> tuple[int, int]:
@@ -186,19 +187,20 @@ class FrameRenderer:
                      "layers": self._layers(target, strength, blink, gazing, covered) if detail else None}
         if self.matte is None:
             return frame
-        # Head layer over the still layer.
-        if alpha is None:
-            alpha = cv2.remap(self.matte, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        else:
-            alpha = alpha.astype(np.float32) * np.float32(1 / 255)
-        # The background behind the head fades in with the head's own (rigid) motion; a moving jaw
-        # reveals nothing but the neck, which the still layer keeps as photographed.
+        # Head layer over the still layer. The background behind the head fades in with the
+        # head's own (rigid) motion; a moving jaw reveals nothing but the neck, which the still
+        # layer keeps as photographed.
         oval = self.rig.source[topo.FACE_OVAL]
         moved = float(np.abs(oval @ skull[:, :2].T + skull[:, 2] - oval).max())
         k = min(1.0, moved / REVEAL_PX)
-        still = self.crop if k == 0 else self.background if k >= 1 else cv2.addWeighted(self.background, k, self.crop, 1 - k, 0.0)
-        self._aux["alpha"] = alpha
-        return cv2.blendLinear(frame, still, alpha, 1.0 - alpha)
+        if alpha is None:  # the torch path warped the photo alone
+            alpha = cv2.remap(self._matte_u8, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if detail:
+            self._aux["alpha"] = alpha.astype(np.float32) * np.float32(1 / 255)
+        from talkcli.render.kernels import composite_head
+
+        composite_head(frame, alpha, self.crop, self.background, int(round(256 * k)))
+        return frame
 
     def _layers(self, target: np.ndarray, mouth: float, blink: float, gazing: bool,
                 covered: np.ndarray | None = None) -> np.ndarray:

@@ -174,3 +174,40 @@ def relax_folds(source: np.ndarray, target: np.ndarray, tris: np.ndarray, sign: 
         if n_bad == 0:
             break
     return best
+
+
+
+@_jit
+def composite_head(frame: np.ndarray, alpha: np.ndarray, crop: np.ndarray, background: np.ndarray,
+                   reveal: int) -> None:  # pragma: no cover - compiled
+    """The head layer ``frame`` over the still layer, in place: ``alpha`` (uint8, 255 = head)
+    is the head's coverage. The still layer is ``crop`` faded toward ``background`` by
+    ``reveal``/256; it is computed only where it shows. Where alpha is 0 the result is the
+    still layer exactly (the photo itself when ``reveal`` is 0)."""
+    h, w = alpha.shape
+    keep = 256 - reveal
+    for i in range(h):
+        for j in range(w):
+            a = np.int32(alpha[i, j])
+            if a == 255:
+                continue
+            for c in range(3):
+                still = (np.int32(crop[i, j, c]) * keep + np.int32(background[i, j, c]) * reveal + 128) >> 8
+                if a == 0:
+                    frame[i, j, c] = still
+                else:
+                    frame[i, j, c] = (np.int32(frame[i, j, c]) * a + still * (255 - a) + 127) // 255
+
+
+def warm_up() -> None:
+    """Compiles (or loads from the disk cache) every kernel with the argument types a render uses."""
+    from talkcli.render.rig import FOLD_ITERATIONS, FOLD_TOLERANCE
+
+    pts = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    tris = np.array([[0, 1, 2]], np.int32)
+    maps = np.zeros((2, 4, 4), np.float32)
+    rasterise_affine_map(pts, tris, np.zeros((1, 6)), np.arange(4, dtype=np.float64), maps[0], maps[1])
+    relax_folds(pts, pts, tris, np.ones(1), np.ones(3, np.bool_), np.zeros(4, np.int32), np.zeros(0, np.int32),
+                np.zeros(0), FOLD_TOLERANCE, FOLD_ITERATIONS)
+    image = np.zeros((4, 4, 4), np.uint8)
+    composite_head(np.zeros((4, 4, 3), np.uint8), image[..., 3], image[..., :3].copy(), image[..., :3].copy(), 0)

@@ -90,6 +90,7 @@ def test_doctor_finds_ffmpeg_and_models():
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     assert "libx264" in result.output and "face_landmarks" in result.output
+    assert "render kernels" in result.output and "numba" in result.output
 
 
 @pytest.mark.slow

@@ -137,3 +137,28 @@ def test_the_relaxation_moves_vertices_in_some_case(rig):
     # Where no sweep lowers the fold count, the input comes back unchanged; the comparison
     # above must not pass on that alone.
     assert any(not np.array_equal(rig._relax(raw), raw) for raw in (_raw(rig, *case) for case in RELAX_CASES))
+
+
+@pytest.mark.parametrize("reveal", [0, 100, 256])
+def test_composite_matches_the_float_blend_and_is_exact_where_one_layer_shows(reveal):
+    from talkcli.render.kernels import composite_head
+
+    rng = np.random.default_rng(reveal)
+    frame = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    crop = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    background = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    rgba = np.dstack([frame, rng.integers(0, 256, (40, 50), dtype=np.uint8)])
+    rgba[:10, :, 3], rgba[10:20, :, 3] = 0, 255
+    alpha = rgba[..., 3]  # a strided view, as the renderer passes it
+    out = frame.copy()
+    composite_head(out, alpha, crop, background, reveal)
+    k = reveal / 256
+    still = crop * (1 - k) + background * k
+    a = alpha[..., None] / 255.0
+    expected = frame * a + still * (1 - a)
+    assert np.abs(out - expected).max() <= 1.0
+    np.testing.assert_array_equal(out[10:20], frame[10:20])  # the head alone
+    if reveal == 0:
+        np.testing.assert_array_equal(out[:10], crop[:10])  # the photo itself
+    if reveal == 256:
+        np.testing.assert_array_equal(out[:10], background[:10])
