@@ -7,6 +7,10 @@ to the first frame handed to ffmpeg, per-stage ms/frame and peak RSS.
 
     python benchmarks/speed.py [--runs 3] [--seconds 60] [--ref PHOTO] [--audio AUDIO]
 
+Then the smoke render as CI runs it: the installed ``talk`` command, smoke
+preset, the example photo and speech, wall time from start to exit (process
+start and model loading included), median of --runs.
+
 Speech: the given --audio, else the LJ Speech clip in ../shared/real-inputs
 when present, else examples/speech.wav repeated; cut to --seconds.
 """
@@ -19,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +94,16 @@ def main() -> None:
             )
             print("               ms/frame: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
                   + "; setup s: " + ", ".join(f"{k} {v:.2f}" for k, v in setup.items()))
+        talk = Path(sys.executable).with_name("talk")
+        walls = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            subprocess.run([str(talk), "render", "--ref", str(ROOT / "examples" / "face.jpg"), "--audio",
+                            str(ROOT / "examples" / "speech.wav"), "-o", str(work / "smoke.mp4"), "--preset", "smoke",
+                            "--quiet", "--overwrite"], check=True)
+            walls.append(time.perf_counter() - t0)
+        print(f"smoke render (examples/speech.wav, {args.runs} runs): median {statistics.median(walls):.2f} s "
+              f"(all runs: {', '.join('%.2f' % w for w in walls)})")
 
 
 if __name__ == "__main__":
