@@ -339,10 +339,12 @@ def _photo_arches(img: np.ndarray, lm: np.ndarray, X: np.ndarray, Y: np.ndarray,
 
 
 def lips_without_teeth(crop: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
-    """A copy of ``crop`` in which teeth pixels lying on the lips' side of the inner-lip contour
-    (FaceMesh places it a little inside the visible opening) are filled in from the lip around
-    them; None when there are none. Warped lips sample this copy once the mouth moves, so a
-    narrowing mouth does not drag white specks of tooth along its corners."""
+    """A copy of ``crop`` in which the mouth opening, and teeth pixels lying on the lips' side of
+    the inner-lip contour (FaceMesh places it a little inside the visible opening), are filled
+    in from the lip around them; None when there is neither. Warped lips sample this copy once
+    the mouth moves, so a narrowing mouth does not drag white specks of tooth along its
+    corners, and lips pressed shut show no line of teeth between them (the warp's map is
+    upsampled, so pixels along the closed seam sample across the photo's opening)."""
     import cv2
 
     lm = np.asarray(lm, np.float64)[:, :2]
@@ -361,9 +363,9 @@ def lips_without_teeth(crop: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
     lip_lum = float(np.dot(lip, [0.299, 0.587, 0.114]))
     lip_sat = float(max(lip) - min(lip))
     teeth = band & (lum > 1.15 * lip_lum) & (sat < 0.75 * max(lip_sat, 1.0))
-    if teeth.sum() < 3:
+    if teeth.sum() < 3 and np.count_nonzero(inner) < 3:
         return None
-    hole = cv2.dilate(teeth.astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+    hole = cv2.dilate((teeth | (inner > 0)).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
     ys, xs = np.nonzero(hole)
     pad = 6
     y0, y1 = max(0, ys.min() - pad), min(crop.shape[0], ys.max() + pad + 1)

@@ -78,6 +78,23 @@ def test_a_photo_that_shows_teeth_supplies_its_own(smiling_photo, hopper_crop):
     np.testing.assert_array_equal(r.render_crop(np.zeros(4), 0.0, ZERO_HEAD), img)
 
 
+def test_lips_pressed_shut_show_no_line_of_the_photos_teeth(smiling_photo):
+    # The warp's map is upsampled, so pixels along a closed seam sample across the photo's
+    # opening; the lips they sample must not hold the photo's teeth.
+    img, lm = smiling_photo
+    r = FrameRenderer(img, lm, person_matte=False)
+    press = np.array([0.0, 0.0, 0.0, 1.0])
+    frame = r.render_crop(press, 0.0, ZERO_HEAD).astype(np.float64)
+    t = r.rig.target(press, 0.0, ZERO_HEAD)
+    seam = np.concatenate([t[topo.LIPS_INNER_UPPER], t[topo.LIPS_INNER_LOWER]])
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.polylines(mask, [np.round(t[topo.LIPS_INNER_UPPER]).astype(np.int32)], False, 1, 5)
+    px = frame[mask > 0]
+    assert len(px) > 50 and np.ptp(seam[:, 0]) > 20
+    bluish = (px[:, 2] - px[:, 0] > 15) & (px @ LUMA > 150)
+    assert bluish.sum() == 0, f"{bluish.sum()} of {len(px)} seam pixels show the painted teeth"
+
+
 @pytest.fixture(scope="module")
 def painted(hopper_crop):
     """Hopper's landmarks over a painted face: even skin, white eyes with dark irises."""
