@@ -26,6 +26,11 @@ from talkcli.render.warp import MeshWarper, remap
 # fully switched from the photo to the inpainted background.
 REVEAL_PX = 1.5
 INNER_LIPS = topo.LIPS_INNER_UPPER + topo.LIPS_INNER_LOWER
+# Where the mesh closes over a seam (lips, lids), the warp's map is drawn at full resolution.
+SEAM_MOUTH = topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER
+SEAM_EYE_A = topo.EYE_A_UPPER + topo.EYE_A_LOWER
+SEAM_EYE_B = topo.EYE_B_UPPER + topo.EYE_B_LOWER
+SEAM_MARGIN = 3  # pixels around them
 # Skull points around the mouth whose rigid motion carries the upper teeth: the mouth corners'
 # neighbourhood, the philtrum and the nose base.
 MOUTH_ANCHORS = [61, 291, 0, 2, 98, 327, 164, 17]
@@ -152,7 +157,7 @@ class FrameRenderer:
                     self._aux = {"map_x": ident[0], "map_y": ident[1], "alpha": None,
                                  "layers": self._layers(target, 0.0, 0.0, True)}
             return frame
-        map_x, map_y = self.warper.backward_map(target, self.rig.source)
+        map_x, map_y = self.warper.backward_map(target, self.rig.source, self._seam_boxes(target, blink))
         alpha = None
         if self._torch_remap is not None:
             frame = self._torch_remap(map_x, map_y)
@@ -201,6 +206,17 @@ class FrameRenderer:
 
         composite_head(frame, alpha, self.crop, self.background, int(round(256 * k)))
         return frame
+
+    def _seam_boxes(self, target: np.ndarray, blink: float) -> list[tuple[int, int, int, int]]:
+        """Boxes around the mouth (and the eyes, while they blink), where the warp's map is
+        rasterised at full resolution (``MeshWarper.backward_map``)."""
+        boxes = []
+        for idx in (SEAM_MOUTH, SEAM_EYE_A, SEAM_EYE_B) if blink > 0 else (SEAM_MOUTH,):
+            pts = target[idx]
+            x0, y0 = np.floor(pts.min(axis=0)).astype(int) - SEAM_MARGIN
+            x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + SEAM_MARGIN + 1
+            boxes.append((int(x0), int(y0), int(x1), int(y1)))
+        return boxes
 
     def _layers(self, target: np.ndarray, mouth: float, blink: float, gazing: bool,
                 covered: np.ndarray | None = None) -> np.ndarray:

@@ -25,14 +25,14 @@ def _jit(fn):
 
 
 @_jit
-def rasterise_affine_map(pts: np.ndarray, tris: np.ndarray, coef: np.ndarray, coords: np.ndarray,
+def rasterise_affine_map(pts: np.ndarray, tris: np.ndarray, coef: np.ndarray, xs: np.ndarray, ys: np.ndarray,
                          map_x: np.ndarray, map_y: np.ndarray) -> None:  # pragma: no cover - compiled
     """Fill ``map_x``/``map_y`` with each triangle's affine, in triangle order.
 
     ``pts``: ``(V, 2)`` vertex positions in map pixels (pixel ``j`` is centred at ``j``);
     ``tris``: ``(T, 3)``; ``coef``: ``(T, 6)`` affine per triangle (``m00 m01 m10 m11 m20 m21``,
-    ``[X, Y, 1] @ M`` in full-resolution coordinates); ``coords``: the full-resolution
-    coordinate of each map pixel's centre (the same along x and y). A map pixel belongs to
+    ``[X, Y, 1] @ M`` in full-resolution coordinates); ``xs``, ``ys``: the full-resolution
+    coordinates of the map's pixel centres along x and along y. A map pixel belongs to
     a triangle when its centre lies inside it or on its edge; a later triangle overwrites
     an earlier one. Triangles of zero area cover nothing; pixels no triangle covers keep
     what the maps held.
@@ -56,13 +56,13 @@ def rasterise_affine_map(pts: np.ndarray, tris: np.ndarray, coef: np.ndarray, co
         y1 = min(h - 1, int(math.floor(max(ay, by, cy))))
         m00, m01, m10, m11, m20, m21 = coef[t, 0], coef[t, 1], coef[t, 2], coef[t, 3], coef[t, 4], coef[t, 5]
         for i in range(y0, y1 + 1):
-            yy = coords[i]
+            yy = ys[i]
             for j in range(x0, x1 + 1):
                 e0 = s * ((bx - ax) * (i - ay) - (by - ay) * (j - ax))
                 e1 = s * ((cx - bx) * (i - by) - (cy - by) * (j - bx))
                 e2 = s * ((ax - cx) * (i - cy) - (ay - cy) * (j - cx))
                 if e0 >= tol and e1 >= tol and e2 >= tol:
-                    xx = coords[j]
+                    xx = xs[j]
                     map_x[i, j] = xx * m00 + yy * m10 + m20
                     map_y[i, j] = xx * m01 + yy * m11 + m21
 
@@ -206,7 +206,8 @@ def warm_up() -> None:
     pts = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
     tris = np.array([[0, 1, 2]], np.int32)
     maps = np.zeros((2, 4, 4), np.float32)
-    rasterise_affine_map(pts, tris, np.zeros((1, 6)), np.arange(4, dtype=np.float64), maps[0], maps[1])
+    grid = np.arange(4, dtype=np.float64)
+    rasterise_affine_map(pts, tris, np.zeros((1, 6)), grid, grid, maps[0], maps[1])
     relax_folds(pts, pts, tris, np.ones(1), np.ones(3, np.bool_), np.zeros(4, np.int32), np.zeros(0, np.int32),
                 np.zeros(0), FOLD_TOLERANCE, FOLD_ITERATIONS)
     image = np.zeros((4, 4, 4), np.uint8)

@@ -57,21 +57,39 @@ class MeshWarper:
         g = np.arange(size, dtype=np.float32)
         self.identity = tuple(np.ascontiguousarray(a) for a in np.meshgrid(g, g))  # (map_x, map_y) that moves nothing
 
-    def backward_map(self, target: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(map_x, map_y)``, each ``(size, size) float32``, for ``cv2.remap`` of the reference crop."""
+    def backward_map(self, target: np.ndarray, source: np.ndarray,
+                     fine: list[tuple[int, int, int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(map_x, map_y)``, each ``(size, size) float32``, for ``cv2.remap`` of the reference crop.
+
+        ``fine``: boxes ``(x0, y0, x1, y1)`` (full-resolution pixels, end exclusive) where the
+        map is rasterised again at full resolution. Where the mesh has a seam (lips pressed
+        shut, closed lids), the upsampled map steps in blocks of the coarse pixels and its
+        interpolation samples across the photo's opening; at full resolution the seam is sharp.
+        Inside a triangle the two agree (an affine map upsamples exactly), so a box has no edge.
+        """
         import cv2
 
         from talkcli.render.kernels import rasterise_affine_map
 
-        aff = triangle_affines(target, source, self.triangles)
+        aff = triangle_affines(target, source, self.triangles).reshape(len(self.triangles), 6)
         f = self._f
+        target = np.asarray(target, np.float64)
         # Pixels no triangle covers keep the identity.
         mx, my = self._gx.copy(), self._gy.copy()
-        rasterise_affine_map(np.asarray(target, np.float64) * f + 0.5 * (f - 1), self.triangles,
-                             aff.reshape(len(self.triangles), 6), self._coords, mx, my)
-        if self.small != self.size:
-            mx = cv2.resize(mx, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-            my = cv2.resize(my, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        rasterise_affine_map(target * f + 0.5 * (f - 1), self.triangles, aff, self._coords, self._coords, mx, my)
+        if self.small == self.size:
+            return mx, my
+        mx = cv2.resize(mx, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        my = cv2.resize(my, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        for x0, y0, x1, y1 in fine or ():
+            x0, y0 = max(0, int(x0)), max(0, int(y0))
+            x1, y1 = min(self.size, int(x1)), min(self.size, int(y1))
+            if x1 <= x0 or y1 <= y0:
+                continue
+            sub_x, sub_y = mx[y0:y1, x0:x1].copy(), my[y0:y1, x0:x1].copy()
+            rasterise_affine_map(target - (x0, y0), self.triangles, aff, np.arange(x0, x1, dtype=np.float64),
+                                 np.arange(y0, y1, dtype=np.float64), sub_x, sub_y)
+            mx[y0:y1, x0:x1], my[y0:y1, x0:x1] = sub_x, sub_y
         return mx, my
 
 
