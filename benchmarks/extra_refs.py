@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,7 @@ def check_clip(name: str, first: int, extra: int, size: int, outdir: Path) -> No
         cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 255)
         r = max(1, int(0.15 * np.linalg.norm(hl[291] - hl[61])))
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
-        row = {"open": opening[h], "fit_px": fit.fun**0.5}
+        row = {"open": opening[h], "fit_px": fit.fun**0.5, "mouth": mouth}
         out = {}
         for key, renderer in (("alone", alone), ("both", both), ("mouth", mouth_only)):
             f = out[key] = renderer.render_crop(mouth, 0.0, head)
@@ -135,6 +136,19 @@ def check_clip(name: str, first: int, extra: int, size: int, outdir: Path) -> No
         mean = lambda k: float(np.mean([r[k] for r in sel]))  # noqa: E731
         print(f"  {label:<28}{len(sel):>4}  {mean('alone_psnr'):>14.2f} / {mean('both_psnr'):.2f} / {mean('mouth_psnr'):.2f}"
               f"  {mean('alone_ssim'):>16.4f} / {mean('both_ssim'):.4f} / {mean('mouth_ssim'):.4f}  {mean('weight'):.2f}")
+    # Cost: CPU per frame over the frames the extra photo has weight in, alone and with it
+    # (median of three passes, interleaved).
+    weighted = [r["mouth"] for r in rows if r["weight"] > 0]
+    if weighted:
+        cost = {"alone": [], "both": []}
+        for _ in range(3):
+            for key, renderer in (("alone", alone), ("both", both)):
+                t0 = time.process_time()
+                for mouth in weighted:
+                    renderer.render_crop(mouth, 0.0, head)
+                cost[key].append(1000 * (time.process_time() - t0) / len(weighted))
+        print(f"  cost over {len(weighted)} weighted frames: {np.median(cost['alone']):.2f} ms of CPU a frame alone, "
+              f"{np.median(cost['both']):.2f} ms with the extra photo")
     sheet.sort(key=lambda s: -s[0])
     tiles = [t for _, t in sheet[:8]]
     hh = max(t.shape[0] for t in tiles)

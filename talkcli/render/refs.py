@@ -26,6 +26,7 @@ import numpy as np
 
 from talkcli.face import topology as topo
 from talkcli.face.align import RIGID_POINTS, similarity
+from talkcli.render.kernels import rasterise_affine_map
 from talkcli.render.warp import triangle_affines
 
 # Weight along the line from the animated photo's mouth shape (0) to an extra photo's (1):
@@ -41,6 +42,7 @@ INTERIOR_GAP = 0.05
 MARGIN = 0.12  # skin taken around the outer lips, in target mouth widths
 FEATHER = 0.06  # the mask fades to 0 over twice this beyond the margin, in target mouth widths
 REACH = 1.1  # triangles with a corner within this many relaxed mouth widths of the mouth centre are warped
+UNCOVERED = -1.0e6  # map value of pixels that no triangle covers
 MID = slice(3, 8)  # the middle five positions of the 11-point inner-lip chains
 # The points a mouth shape is measured on.
 SHAPE_POINTS = sorted(set(topo.LIPS_INNER_UPPER[MID] + topo.LIPS_INNER_LOWER[MID] + list(topo.MOUTH_CORNERS) + [13, 14]))
@@ -156,8 +158,6 @@ class ExpressionRefs:
         keep = np.all(tris < rig.n_face, axis=1) & near[np.minimum(tris, rig.n_face - 1)].any(axis=1)
         self.triangles = np.ascontiguousarray(tris[keep])
         self.weights = np.zeros(len(self.refs))
-        g = np.arange(crop.shape[0], dtype=np.float32)
-        self._grid = np.meshgrid(g, g)  # (x, y) of every crop pixel
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -205,28 +205,26 @@ class ExpressionRefs:
         opening = np.concatenate([target[topo.LIPS_INNER_UPPER], target[topo.LIPS_INNER_LOWER[::-1]]])
         cv2.fillPoly(inner, [np.round((opening - origin) * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
         outside = 1.0 - inner.astype(np.float32) / 255.0
-        # Which triangle covers each pixel (later triangles win, as in the mesh warp); only those
-        # that reach into the region are drawn.
-        index = np.full(mask.shape, -1, np.int32)
+        # Each photo's backward map over the region, from the triangles that reach into it
+        # (later triangles win, as in the mesh warp); pixels none covers keep the sentinel.
         corners = target[self.triangles]
         lo, hi = corners.min(axis=1), corners.max(axis=1)
-        near = np.flatnonzero((hi[:, 0] >= x0) & (lo[:, 0] < x1) & (hi[:, 1] >= y0) & (lo[:, 1] < y1))
-        pts = np.round((corners[near] - origin) * 16).astype(np.int32)
-        for i, k in enumerate(near):
-            cv2.fillConvexPoly(index, pts[i], int(k), cv2.LINE_8, 4)
-        covered = index >= 0
-        idx = np.where(covered, index, 0)
-        gx, gy = self._grid[0][y0:y1, x0:x1], self._grid[1][y0:y1, x0:x1]
+        near = self.triangles[(hi[:, 0] >= x0) & (lo[:, 0] < x1) & (hi[:, 1] >= y0) & (lo[:, 1] < y1)]
+        xs, ys = np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)
+        local = np.asarray(target, np.float64) - origin
+        covered = None
         roi = frame[y0:y1, x0:x1].astype(np.float32)
         acc = np.zeros_like(roi)
         alpha_total = np.zeros(mask.shape, np.float32)
         for weight, ref in zip(w, self.refs):
             if weight <= 0:
                 continue
-            m = triangle_affines(target, ref["verts"], self.triangles).reshape(-1, 6).astype(np.float32)
-            c = m[idx]
-            mx = gx * c[..., 0] + gy * c[..., 2] + c[..., 4]
-            my = gx * c[..., 1] + gy * c[..., 3] + c[..., 5]
+            m = triangle_affines(target, ref["verts"], near).reshape(-1, 6)
+            mx = np.full(mask.shape, UNCOVERED, np.float32)
+            my = np.full(mask.shape, UNCOVERED, np.float32)
+            rasterise_affine_map(local, near, m, xs, ys, mx, my)
+            if covered is None:
+                covered = mx != UNCOVERED
             warped = cv2.remap(ref["image"], mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             # A photo with closed lips lends its lips only; the interior stays the drawn one.
             alpha = mask * covered if ref["interior"] else mask * covered * outside
