@@ -178,3 +178,26 @@ def test_large_photo_keeps_its_sharpness_inside_the_paste(landmarker, hopper_cro
         grain[detail] = lap(moving) / lap(paste.photo)
     assert grain[False] < 0.6, grain
     assert grain[True] > 0.8, grain
+
+
+def test_the_torch_resampling_path_gives_the_opencv_frames(hopper_crop):
+    # The path a CUDA GPU takes (torch grid_sample for the warp, the matte warped on its own),
+    # run here on torch's CPU backend: the same frames as OpenCV's, to rounding.
+    from talkcli.face.mask import person_matte
+    from talkcli.render.device import TorchRemap
+    from talkcli.render.frames import FrameRenderer
+
+    _, _, crop, lm = hopper_crop
+    person = person_matte(crop)
+    assert person is not None
+    renderer = FrameRenderer(crop, lm, person_matte=person)
+    torch_path = FrameRenderer(crop, lm, person_matte=person)
+    torch_path._torch_remap = TorchRemap(torch_path.crop, "cpu")
+    for mouth, blink, head in (([0.8, 0.2, 0.0, 0.0], 0.0, [2.0, -1.0, 1.0, 0.01, 0.0]),
+                               ([0.0, 0.0, 0.0, 1.0], 1.0, [-2.0, 1.5, 0.0, 0.0, 0.01])):
+        args = (np.asarray(mouth, float), blink, np.asarray(head, float))
+        a = renderer.render_crop(*args).astype(np.int16)
+        b = torch_path.render_crop(*args).astype(np.int16)
+        diff = np.abs(a - b)
+        # OpenCV's bilinear works in 1/32 pixel: a few levels on sharp edges (test_render_warp).
+        assert np.mean(diff <= 1) >= 0.99 and np.mean(diff <= 2) >= 0.999 and diff.max() <= 8
