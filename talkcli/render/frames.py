@@ -18,7 +18,7 @@ from talkcli.motion.generator import MotionBlock
 from talkcli.face import topology as topo
 from talkcli.render.eyes import EyeLayer
 from talkcli.render.mouth import MouthModel, lips_without_teeth
-from talkcli.render.paste import PasteBack
+from talkcli.render.paste import CropFrame, PasteData
 from talkcli.render.rig import FaceRig
 from talkcli.render.warp import MeshWarper, remap
 
@@ -57,7 +57,11 @@ def _inpaint_head(crop: np.ndarray, matte: np.ndarray, body: np.ndarray) -> np.n
 
 
 class FrameRenderer:
-    """Renders crop frames for motion blocks; optionally pastes them into the full photo.
+    """The photo warp: renders crop frames for motion blocks, each with what paste-back needs.
+
+    A ``FrameSource`` (``talkcli.render.source``). ``detail``: paste-back adds the photo's
+    full-resolution detail (``PasteBack.detail``), so each frame carries its warp map, head
+    coverage and drawn layers in its ``PasteData``.
 
     ``expression`` (0..1): how much of the photo's own mouth expression is kept
     at rest (1: as photographed; 0: relaxed, lips closed). ``person_matte``:
@@ -71,7 +75,7 @@ class FrameRenderer:
     """
 
     def __init__(self, crop: np.ndarray, crop_landmarks: np.ndarray, *, map_scale: float = 0.5,
-                 paste: PasteBack | None = None, device: str = "cpu", expression: float = 1.0,
+                 detail: bool = False, device: str = "cpu", expression: float = 1.0,
                  rest_gap: float | None = None,
                  person_matte: np.ndarray | None | bool = None,
                  extra_refs: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
@@ -105,10 +109,9 @@ class FrameRenderer:
         own_teeth = self.mouth.photo_teeth and self.teeth_ref is None
         self._clean_lips = lips_without_teeth(self.crop, lm) if own_teeth else None
         self._lip_box_idx = topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER
-        self.paste = paste
+        self.detail = detail
         self.device = device
         self._torch_remap = None
-        self._aux: dict | None = None  # what paste-back needs of the last crop frame
         if device != "cpu":
             from talkcli.render.device import TorchRemap
 
@@ -131,12 +134,16 @@ class FrameRenderer:
             self._crop_rgba = np.dstack([self.crop, self._matte_u8])
 
     @property
-    def output_shape(self) -> tuple[int, int]:
-        """(height, width) of the frames this renderer produces."""
-        return self.paste.shape if self.paste is not None else self.crop.shape[:2]
+    def crop_size(self) -> int:
+        """Side of the square crop frames, pixels."""
+        return self.crop.shape[0]
 
     def render_crop(self, mouth: np.ndarray, blink: float, head: np.ndarray, gaze: np.ndarray | None = None) -> np.ndarray:
-        """One ``(S, S, 3) uint8`` crop frame for one frame's parameters.
+        """One ``(S, S, 3) uint8`` crop frame for one frame's parameters (``render`` without its paste data)."""
+        return self.render(mouth, blink, head, gaze).image
+
+    def render(self, mouth: np.ndarray, blink: float, head: np.ndarray, gaze: np.ndarray | None = None) -> CropFrame:
+        """One crop frame, ``(S, S, 3) uint8``, with its own paste data, for one frame's parameters.
 
         ``gaze``: optional ``(2,)`` iris offset in eye widths (x right, y down; 0.05-0.1 is a
         glance), applied inside the eye openings.
@@ -146,17 +153,16 @@ class FrameRenderer:
         target = self.rig.target(mouth, blink, head)
         n = self.rig.n_face
         gazing = gaze is not None and np.any(np.asarray(gaze) != 0)
-        detail = self.paste is not None and self.paste.detail
+        detail = self.detail
         if not np.any(target[:n] != self.rig.source[:n]):
             frame = self.crop.copy()  # at rest the frame is the photo, bit for bit
-            self._aux = {"rest": not gazing}
+            paste = PasteData(rest=not gazing)
             if gazing:
                 self.eyes.shift_gaze(frame, target, np.asarray(gaze, np.float64))
                 if detail:
                     ident = self.warper.identity
-                    self._aux = {"map_x": ident[0], "map_y": ident[1], "alpha": None,
-                                 "layers": self._layers(target, 0.0, 0.0, True)}
-            return frame
+                    paste = PasteData(map_x=ident[0], map_y=ident[1], layers=self._layers(target, 0.0, 0.0, True))
+            return CropFrame(frame, paste)
         map_x, map_y = self.warper.backward_map(target, self.rig.source, self._seam_boxes(target, blink))
         alpha = None
         if self._torch_remap is not None:
@@ -188,10 +194,9 @@ class FrameRenderer:
             chin = self.rig.source[topo.CHIN] @ skull[:, :2].T + skull[:, 2]
             self.mouth.draw(frame, target, skull, target[topo.CHIN] - chin, strength=strength)
         covered = self.refs.blend(frame, target, skull) if self.refs is not None else None
-        self._aux = {"map_x": map_x, "map_y": map_y, "alpha": None,
-                     "layers": self._layers(target, strength, blink, gazing, covered) if detail else None}
+        layers = self._layers(target, strength, blink, gazing, covered) if detail else None
         if self.matte is None:
-            return frame
+            return CropFrame(frame, PasteData(map_x=map_x, map_y=map_y, layers=layers))
         # Head layer over the still layer. The background behind the head fades in with the
         # head's own (rigid) motion; a moving jaw reveals nothing but the neck, which the still
         # layer keeps as photographed.
@@ -200,12 +205,11 @@ class FrameRenderer:
         k = min(1.0, moved / REVEAL_PX)
         if alpha is None:  # the torch path warped the photo alone
             alpha = cv2.remap(self._matte_u8, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if detail:
-            self._aux["alpha"] = alpha.astype(np.float32) * np.float32(1 / 255)
+        coverage = alpha.astype(np.float32) * np.float32(1 / 255) if detail else None
         from talkcli.render.kernels import composite_head
 
         composite_head(frame, alpha, self.crop, self.background, int(round(256 * k)))
-        return frame
+        return CropFrame(frame, PasteData(map_x=map_x, map_y=map_y, alpha=coverage, layers=layers))
 
     def _seam_boxes(self, target: np.ndarray, blink: float) -> list[tuple[int, int, int, int]]:
         """Boxes around the mouth (and the eyes, while they blink), where the warp's map is
@@ -235,18 +239,8 @@ class FrameRenderer:
         out = cv2.dilate(out, np.ones((5, 5), np.uint8)) if polys else out
         return out if covered is None else np.maximum(out, covered)
 
-    def render_block(self, block: MotionBlock, enhance=None) -> Iterator[np.ndarray]:
-        """The frames of one motion block, in order, each ``(H, W, 3) uint8`` RGB.
-
-        ``enhance`` (optional) restores the block's crops together, ``(N, S, S, 3) uint8`` in
-        and out, before they are pasted back into the photo.
-        """
+    def crops(self, block: MotionBlock) -> Iterator[CropFrame]:
+        """The crop frames of one motion block, in order, each with its own paste data."""
         gaze = getattr(block, "gaze", None)  # (n, 2) eye widths, when the motion provides it
-        crops = (
-            self.render_crop(block.mouth[j], float(block.blink[j]), block.head[j], None if gaze is None else gaze[j])
-            for j in range(block.n)
-        )
-        if enhance is not None:
-            crops = iter(enhance(np.stack(list(crops))))
-        for crop in crops:
-            yield self.paste.paste(crop, self._aux) if self.paste is not None else crop
+        for j in range(block.n):
+            yield self.render(block.mouth[j], float(block.blink[j]), block.head[j], None if gaze is None else gaze[j])

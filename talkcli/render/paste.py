@@ -11,6 +11,8 @@ Drawn layers (mouth interior, lids) keep the crop's own content.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from talkcli.face.crop import CropGeometry
@@ -21,6 +23,36 @@ DETAIL_BELOW_SCALE = 0.95  # crop pixels per photo pixel below which full-resolu
 def even_size(shape: tuple[int, ...]) -> tuple[int, int]:
     """(height, width) rounded down to even numbers: H.264 yuv420p needs even sides."""
     return shape[0] - shape[0] % 2, shape[1] - shape[1] % 2
+
+
+@dataclass(frozen=True)
+class PasteData:
+    """What paste-back needs of one crop frame, beyond its pixels.
+
+    ``rest``: the crop frame is the reference crop itself (the photo is pasted as it is).
+    For full-resolution detail on large photos (``PasteBack.detail``): ``map_x``, ``map_y``
+    the frame's backward map, ``alpha`` the head layer's coverage (None: all head) and
+    ``layers`` where drawn layers lie (None: nowhere), each ``(S, S) float32`` crop arrays;
+    all None when no detail is needed.
+    """
+
+    rest: bool = False
+    map_x: np.ndarray | None = None
+    map_y: np.ndarray | None = None
+    alpha: np.ndarray | None = None
+    layers: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CropFrame:
+    """One rendered crop frame, ``(S, S, 3) uint8`` RGB, travelling with its own paste data."""
+
+    image: np.ndarray
+    paste: PasteData
+
+    def with_image(self, image: np.ndarray) -> "CropFrame":
+        """The same frame with other pixels (e.g. restored by the enhancer), same paste data."""
+        return CropFrame(image, self.paste)
 
 
 class PasteBack:
@@ -74,39 +106,41 @@ class PasteBack:
     def shape(self) -> tuple[int, int]:
         return self.photo.shape[:2]
 
-    def paste(self, crop_frame: np.ndarray, aux: dict | None = None) -> np.ndarray:
-        """The full photo with ``crop_frame`` blended in, ``(H, W, 3) uint8``.
+    def paste(self, crop_frame: np.ndarray, data: PasteData | None = None) -> np.ndarray:
+        """The full photo with ``crop_frame`` (``(S, S, 3) uint8``) blended in, ``(H, W, 3) uint8``.
 
-        ``aux`` (from ``FrameRenderer``): ``rest`` True when the crop frame is the reference
-        crop itself (the photo is returned as it is); ``map_x``, ``map_y`` the frame's backward
-        map, ``alpha`` the head layer's coverage and ``layers`` where drawn layers lie, each
-        ``(S, S) float32`` crop arrays, used for full-resolution detail on large photos.
+        ``data``: that frame's own ``PasteData`` (from the frame source); None pastes the
+        pixels alone, without full-resolution detail.
         """
         import cv2
 
         out = self.photo.copy()
-        if self._alpha is None or (aux is not None and aux.get("rest")):
+        if self._alpha is None or (data is not None and data.rest):
             return out
         x0, y0, x1, y1 = self.box
         warped = cv2.warpAffine(crop_frame, self._m, self._size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         roi = out[y0:y1, x0:x1]
-        if self.detail and aux is not None and aux.get("map_x") is not None:
-            warped = self._with_detail(warped, aux)
+        if self.detail and data is not None and data.map_x is not None:
+            warped = self._with_detail(warped, data)
         out[y0:y1, x0:x1] = cv2.blendLinear(warped, roi, self._alpha, 1.0 - self._alpha)
         return out
 
-    def _with_detail(self, warped: np.ndarray, aux: dict) -> np.ndarray:
+    def paste_frame(self, frame: CropFrame) -> np.ndarray:
+        """``paste`` for a ``CropFrame``: its pixels with its own paste data."""
+        return self.paste(frame.image, frame.paste)
+
+    def _with_detail(self, warped: np.ndarray, data: PasteData) -> np.ndarray:
         import cv2
 
         x0, y0, x1, y1 = self.box
         rm = lambda a: cv2.remap(a, self._cx, self._cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
-        sx, sy = rm(aux["map_x"]), rm(aux["map_y"])  # crop coordinates sampled by each photo pixel
+        sx, sy = rm(data.map_x), rm(data.map_y)  # crop coordinates sampled by each photo pixel
         inv = self.geometry.inverse
         px = (inv[0, 0] * sx + inv[0, 1] * sy + inv[0, 2]).astype(np.float32)
         py = (inv[1, 0] * sx + inv[1, 1] * sy + inv[1, 2]).astype(np.float32)
         moved = cv2.remap(self.photo, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
         detail_moved = moved - cv2.GaussianBlur(moved, (0, 0), self._sigma)
-        head = rm(aux["alpha"]) if aux.get("alpha") is not None else np.ones(self._cx.shape, np.float32)
-        keep = 1.0 - rm(aux["layers"]) if aux.get("layers") is not None else 1.0
+        head = rm(data.alpha) if data.alpha is not None else np.ones(self._cx.shape, np.float32)
+        keep = 1.0 - rm(data.layers) if data.layers is not None else 1.0
         detail = (head * keep)[..., None] * detail_moved + ((1.0 - head) * keep)[..., None] * self._photo_detail
         return np.clip(warped + detail + 0.5, 0, 255).astype(np.uint8)

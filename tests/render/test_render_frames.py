@@ -118,7 +118,7 @@ def test_head_roll_and_shift_are_seen_by_facemesh(renderer, redetect):
     assert dx == pytest.approx(0.02 * renderer.rig.face_width, abs=0.6)
 
 
-def test_render_block_yields_each_frame(renderer):
+def test_crops_yield_each_frame_with_its_own_paste_data(renderer):
     n = 3
     block = MotionBlock(
         first_frame=8,
@@ -126,19 +126,20 @@ def test_render_block_yields_each_frame(renderer):
         blink=np.array([0, 0.5, 1], np.float32),
         head=np.zeros((n, 5), np.float32),
     )
-    frames = list(renderer.render_block(block))
+    frames = list(renderer.crops(block))
     assert len(frames) == n
     for j, frame in enumerate(frames):
-        np.testing.assert_array_equal(frame, renderer.render_crop(block.mouth[j], float(block.blink[j]), block.head[j]))
-    assert renderer.output_shape == (256, 256)
+        np.testing.assert_array_equal(frame.image, renderer.render_crop(block.mouth[j], float(block.blink[j]), block.head[j]))
+    assert frames[0].paste.rest and not frames[1].paste.rest  # the rest frame is the photo; an open mouth is not
+    assert renderer.crop_size == 256
 
 
 def test_pasted_neutral_frame_reproduces_the_photo(hopper_crop):
     photo, geometry, crop, lm = hopper_crop
     paste = PasteBack(photo, geometry)
-    r = FrameRenderer(crop, lm, paste=paste)
-    assert r.output_shape == (600, 512)
-    frame = next(r.render_block(MotionBlock(0, np.zeros((1, 4), np.float32), np.zeros(1, np.float32), np.zeros((1, 5), np.float32))))
+    r = FrameRenderer(crop, lm, detail=paste.detail)
+    assert paste.shape == (600, 512)
+    frame = paste.paste_frame(next(r.crops(MotionBlock(0, np.zeros((1, 4), np.float32), np.zeros(1, np.float32), np.zeros((1, 5), np.float32)))))
     assert frame.shape == (600, 512, 3)
     lips_photo = geometry.to_photo(lm[topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER, :2])[:, :2]
     outside = ~_box_mask(photo.shape, lips_photo, pad=3)
@@ -168,8 +169,8 @@ def test_large_photo_keeps_its_sharpness_inside_the_paste(landmarker, hopper_cro
     for detail in (False, True):
         paste = PasteBack(big, geometry)
         paste.detail = paste.detail and detail
-        r = FrameRenderer(geometry.crop(big), geometry.to_crop(face.landmarks), paste=paste, person_matte=False)
-        rest, moving = r.render_block(block)
+        r = FrameRenderer(geometry.crop(big), geometry.to_crop(face.landmarks), detail=paste.detail, person_matte=False)
+        rest, moving = (paste.paste_frame(f) for f in r.crops(block))
         np.testing.assert_array_equal(rest, paste.photo)
         x0, y0, x1, y1 = paste.box
         inside = np.zeros(paste.shape, bool)

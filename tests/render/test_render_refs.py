@@ -149,12 +149,12 @@ def test_paste_back_leaves_the_borrowed_mouth_without_the_first_photos_fine_deta
     geometry = face_crop(face.landmarks, big.shape, 256)
     paste = PasteBack(big, geometry)
     assert paste.detail
-    r = FrameRenderer(geometry.crop(big), geometry.to_crop(face.landmarks), paste=paste, person_matte=False,
+    r = FrameRenderer(geometry.crop(big), geometry.to_crop(face.landmarks), detail=paste.detail, person_matte=False,
                       extra_refs=[open_ref])
-    r.render_crop(OPEN, 0.0, ZERO_HEAD)
+    frame = r.render(OPEN, 0.0, ZERO_HEAD)
     weight = float(r.refs.weights[0])
     assert weight > 0.9
     t = r.rig.target(OPEN, 0.0, ZERO_HEAD)
     lips = np.zeros((256, 256), np.uint8)
     cv2.fillPoly(lips, [np.round(np.concatenate([t[topo.LIPS_OUTER_UPPER], t[topo.LIPS_OUTER_LOWER[::-1]]])).astype(np.int32)], 1)
-    assert r._aux["layers"][lips > 0].min() >= weight - 1e-3
+    assert frame.paste.layers[lips > 0].min() >= weight - 1e-3
