@@ -12,6 +12,7 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,13 @@ class AudioSettings:
     frames_per_block: int = 4
     max_chunk_s: float = 12.0  # phone recognition runs on chunks cut at pauses, at most this long
     lang: str = "en"  # en: pocketsphinx phones; any other language code: the acoustic driver (no phone model)
+
+    @property
+    def frame_rate(self) -> Fraction:
+        """``fps`` as an exact fraction (``talkcli.audio.plan.parse_fps``: the one parser)."""
+        from talkcli.audio.plan import parse_fps
+
+        return parse_fps(self.fps)
 
 
 @dataclass(frozen=True)
@@ -152,9 +160,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"face.face_fraction must be in 0.2..0.9, got {s.face.face_fraction}")
     if s.face.face_index is not None and s.face.face_index < 0:
         raise ConfigError("--face-index must be 0 or more", hint="0 is the largest face")
-    from talkcli.audio.plan import parse_fps
-
-    parse_fps(s.audio.fps)
+    s.audio.frame_rate  # raises ConfigError when it is not a frame rate
     if not 1 <= s.audio.frames_per_block <= 64:
         raise ConfigError("audio.frames_per_block must be 1..64")
     if not s.audio.lang or not s.audio.lang.replace("-", "").replace("_", "").isalnum():

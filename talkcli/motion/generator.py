@@ -10,6 +10,7 @@ resume from a saved state.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -17,21 +18,24 @@ import numpy as np
 
 from talkcli.audio.phonemes import Phone, PhoneBatch
 from talkcli.audio.plan import BlockPlan
+from talkcli.config.settings import MotionSettings
 from talkcli.motion.visemes import normalise_phone, phone_target
 
 
 
 @dataclass(frozen=True)
-class MotionConfig:
-    """Motion settings. Amplitudes in degrees (head) or 0..1 (mouth)."""
+class MotionConfig(MotionSettings):
+    """The user's motion settings (``MotionSettings``: seed, head motion, blink interval) plus
+    the generator's own tuning. Amplitudes in degrees (head) or 0..1 (mouth)."""
 
-    seed: int = 0
-    head_motion: float = 1.0  # 0 = still head, 1 = natural, 2 = lively
-    blink_interval_s: float = 3.5  # mean time between blinks
     blink_duration_s: float = 0.22
     anticipation_s: float = 0.0  # seconds the mouth leads the sound; talk eval measured +40 ms of A/V offset at 0.04, -0.6 ms at 0
     attack: float = 0.65  # per-frame approach to a more open target (at 25 fps)
     release: float = 0.8  # per-frame approach to a closure
+
+    @classmethod
+    def from_settings(cls, settings: MotionSettings) -> "MotionConfig":
+        return cls(**dataclasses.asdict(settings))
 
 
 @dataclass

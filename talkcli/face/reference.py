@@ -1,0 +1,51 @@
+"""The reference photo(s) of a render: read, the face found and cropped (pipeline stage 1, face)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from talkcli.config.settings import FaceSettings
+from talkcli.face.crop import CropGeometry
+
+
+@dataclass(frozen=True)
+class ReferenceFace:
+    """The animated face: ``photo`` ``(H, W, 3) uint8`` RGB, its crop ``(S, S, 3) uint8`` with
+    ``geometry`` (photo <-> crop) and ``crop_landmarks`` ``(478, 3)`` in crop pixels;
+    ``extra``: other photos of the same person cropped the same way, ``(crop, landmarks)``;
+    ``n_faces``: faces found in the photo."""
+
+    photo: np.ndarray
+    geometry: CropGeometry
+    crop: np.ndarray
+    crop_landmarks: np.ndarray
+    extra: tuple[tuple[np.ndarray, np.ndarray], ...]
+    n_faces: int
+
+
+def read_reference(ref: Path, extra_refs: tuple[Path, ...], settings: FaceSettings, landmarker,
+                   warn=lambda message: None) -> ReferenceFace:
+    """Read ``ref``, choose its face (``settings.face_index``), crop it; the same for ``extra_refs``.
+
+    ``warn(message)`` hears that a photo holds several faces.
+    """
+    from talkcli.face.crop import face_crop
+    from talkcli.face.detect import choose_face
+    from talkcli.face.image import load_image
+
+    photo = load_image(ref)
+    faces = landmarker.faces(photo)
+    face = choose_face(faces, settings.face_index, str(ref))
+    if len(faces) > 1:
+        warn(f"{len(faces)} faces found in {Path(ref).name}; animating face {settings.face_index or 0} (0 = largest; see --face-index)")
+    geometry = face_crop(face.landmarks, photo.shape, settings.size, settings.face_fraction)
+    extra = []  # other photos of the same person, cropped the same way: teeth, mouth interior
+    for other in extra_refs:
+        image = load_image(other)
+        other_face = choose_face(landmarker.faces(image), 0, str(other))
+        g = face_crop(other_face.landmarks, image.shape, settings.size, settings.face_fraction)
+        extra.append((g.crop(image), g.to_crop(other_face.landmarks)))
+    return ReferenceFace(photo, geometry, geometry.crop(photo), geometry.to_crop(face.landmarks), tuple(extra), len(faces))
