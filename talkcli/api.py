@@ -1,70 +1,86 @@
-"""The library facade: ``render(job, settings, on_event) -> RenderResult``. Never prints."""
+"""The library facade: ``render(job, settings, on_event) -> RenderResult``, ``cues`` and
+``inspect``. Never prints; reports through the ``on_event`` callback.
+
+Calls run one way: ``api -> jobs.runner -> pipeline stages``; the value types
+live below all of them in ``talkcli.job``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from talkcli.config.settings import Settings, load_settings
-from talkcli.events import EventCallback, ignore_events
+from talkcli.events import EventCallback, Notice, ignore_events
+from talkcli.face.inspect import PhotoReport
+from talkcli.job import Models, RenderJob, RenderResult
+
+__all__ = ["Models", "RenderJob", "RenderResult", "render", "cues", "inspect", "Inspection"]
 
 
-@dataclass(frozen=True)
-class RenderJob:
-    """What to render: the inputs and where the MP4 goes."""
-
-    ref: Path
-    audio: Path
-    out: Path
-    transcript: Path | None = None
-    overwrite: bool = False
-    extra_refs: tuple[Path, ...] = ()  # up to two more photos of the same person (teeth, mouth interior)
-    job_dir: Path | None = None  # None: a hidden folder beside the output (talkcli.jobs.paths)
-    fresh: bool = False  # discard an existing job directory instead of resuming it
-    allow_long: bool = False  # render audio longer than 10 hours
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    """What a render produced and how long it took.
-
-    ``stage_ms_per_frame`` holds wall milliseconds per output frame for each
-    stage of the frame loop (phones, motion, render, enhance, encode, join), over the
-    frames rendered in this run (a resumed job counts only its new frames);
-    ``time_to_first_frame_s`` runs from the audio being decoded to the first
-    frame handed to ffmpeg.
-    """
-
-    output: Path
-    n_frames: int
-    fps: float
-    width: int
-    height: int
-    audio_duration_s: float
-    device: str
-    seconds: float
-    time_to_first_frame_s: float
-    setup_seconds: dict[str, float] = field(default_factory=dict)
-    stage_ms_per_frame: dict[str, float] = field(default_factory=dict)
-    peak_rss_mb: float = 0.0
-    n_faces: int = 1
-    aligned: bool = False
-    job_dir: Path | None = None
-    resumed_segments: int = 0  # segments found finished in the job directory and not redone
-
-    @property
-    def render_fps(self) -> float:
-        """Frames per second of the frame loop (phones to encoder)."""
-        total_ms = sum(self.stage_ms_per_frame.values())
-        return 1000.0 / total_ms if total_ms > 0 else 0.0
-
-
-def render(job: RenderJob, settings: Settings | None = None, on_event: EventCallback = ignore_events, models=None) -> RenderResult:
+def render(job: RenderJob, settings: Settings | None = None, on_event: EventCallback = ignore_events,
+           models: Models | None = None) -> RenderResult:
     """Render ``job`` to an MP4 (H.264 yuv420p + AAC) at ``job.out``, written atomically.
 
-    Runs as a resumable job (see ``talkcli.pipeline``). ``models`` (a
-    ``talkcli.pipeline.Models``) lets many renders share loaded models.
+    Runs as a resumable job (``talkcli.jobs.runner``). ``models`` lets many renders share
+    loaded models.
     """
-    from talkcli.pipeline import run_pipeline
+    from talkcli.jobs.runner import run_job
 
-    return run_pipeline(job, settings or load_settings(), on_event, models)
+    return run_job(job, settings or load_settings(), on_event, models)
+
+
+def cues(audio: Path, transcript: Path | None = None, settings: Settings | None = None,
+         on_event: EventCallback = ignore_events, models: Models | None = None,
+         min_closure_frames: int = 2) -> list[str]:
+    """The mouth class of every video frame of ``audio``, from the driver ``render`` would use.
+
+    Same settings, same driver (``talkcli.engines``): ``audio.fps``, ``audio.lang``,
+    ``audio.max_chunk_s`` and ``mux.ffmpeg`` apply. ``ceil(n * fps / 16000)`` class names.
+    """
+    from talkcli.audio.decode import decode_audio
+    from talkcli.audio.plan import frame_count
+    from talkcli.audio.speech import read_transcript
+    from talkcli.engines import choose_driver
+    from talkcli.motion.cues import frame_classes
+
+    settings = settings or load_settings()
+    text = read_transcript(transcript)
+    decoded = decode_audio(audio, settings.mux.ffmpeg)
+    fps = settings.audio.frame_rate
+    driver = choose_driver(settings, decoded.samples, text, models or Models(), lambda m: on_event(Notice("warning", m)))
+    phones = [p for batch in driver.phone_batches() for p in batch.phones]
+    if getattr(driver, "partly_unaligned", False):
+        on_event(Notice("warning", "forced alignment to the transcript failed for part of the audio; that part was recognised from the audio instead"))
+    return frame_classes(phones, frame_count(len(decoded.samples), decoded.sample_rate, fps), fps, min_closure_frames)
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What ``inspect`` found: the overlay picture ``(H, W, 3) uint8`` RGB, faces found, the
+    chosen face's index and its assessment."""
+
+    picture: np.ndarray
+    n_faces: int
+    index: int
+    report: PhotoReport
+
+
+def inspect(ref: Path, settings: Settings | None = None, models: Models | None = None) -> Inspection:
+    """Faces, crop, landmarks and warnings of a photo, drawn over it, as ``render`` would see it
+    (``face.size``, ``face.face_index``, ``face.face_fraction``)."""
+    from talkcli.face.crop import face_crop
+    from talkcli.face.detect import choose_face
+    from talkcli.face.image import load_image
+    from talkcli.face.inspect import assess, overlay
+
+    settings = settings or load_settings()
+    photo = load_image(ref)
+    faces = (models or Models()).landmarker.faces(photo)
+    face = choose_face(faces, settings.face.face_index, str(ref))
+    index = settings.face.face_index or 0
+    geometry = face_crop(face.landmarks, photo.shape, settings.face.size, settings.face.face_fraction)
+    report = assess(face, len(faces), index)
+    return Inspection(overlay(photo, faces, index, geometry, report), len(faces), index, report)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from talkcli.cli.common import app, guarded, out
+from talkcli.cli.common import app, err, guarded, out
 
 
 class CueFormat(str, Enum):
@@ -19,33 +19,37 @@ class CueFormat(str, Enum):
 @app.command()
 def cues(
     audio: Path = typer.Argument(..., help="Speech recording (anything ffmpeg reads).", show_default=False),
-    transcript: Optional[Path] = typer.Option(None, "--transcript", help="Text of the speech; improves mouth timing."),
-    fps: str = typer.Option("25", "--fps", help="Frames per second, e.g. 25, 29.97 or 30000/1001."),
-    lang: str = typer.Option("en", "--lang", help="Language of the speech: en uses English phone models; any other code (de, fr, ...) uses the language-agnostic acoustic driver."),
+    transcript: Optional[Path] = typer.Option(None, "--transcript", help="Text of the speech (English); improves mouth timing."),
+    fps: Optional[str] = typer.Option(None, "--fps", help="Frames per second, e.g. 25, 29.97 or 30000/1001. [default: 25]"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Language of the speech: en uses English phone models; any other code (de, fr, ...) uses the language-agnostic acoustic driver. [default: en]"),
     fmt: CueFormat = typer.Option(CueFormat.json, "-f", "--format", help="json: one class per frame; tsv: start time and class at each change."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of standard output."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Preset, as for render (its audio settings apply)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Job file (TOML), as for render."),
+    set_: list[str] = typer.Option([], "--set", help="Any setting, as for render, e.g. --set audio.max_chunk_s=8."),
     ffmpeg: Optional[str] = typer.Option(None, "--ffmpeg", help="ffmpeg binary to use (or set TALK_FFMPEG)."),
     traceback: bool = typer.Option(False, "--traceback", help="Show the full stack trace on errors."),
 ) -> None:
-    """Mouth shapes per frame: talk cues speech.wav -o cues.json (classes: silence closed labiodental rounded open mid dental other)"""
-    with guarded(traceback):
-        from talkcli.audio.decode import decode_audio
-        from talkcli.audio.plan import parse_fps
-        from talkcli.errors import InputError, OutputError
-        from talkcli.files import write_bytes_atomic
-        from talkcli.motion.cues import audio_cues, cues_json, cues_tsv
+    """Mouth shapes per frame: talk cues speech.wav -o cues.json (classes: silence closed labiodental rounded open mid dental other)
 
-        rate = parse_fps(fps)
-        text = None
-        if transcript is not None:
-            try:
-                text = transcript.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise InputError(f"transcript not found: {transcript}", hint="check the --transcript path") from None
-            except UnicodeDecodeError:
-                raise InputError(f"transcript {transcript} is not UTF-8 text", hint="save it as plain UTF-8 text") from None
-        decoded = decode_audio(audio, ffmpeg)
-        frames = audio_cues(decoded.samples, rate, text, lang=lang)
+    The classes come from the driver talk render uses with the same settings."""
+    with guarded(traceback):
+        from talkcli.api import cues as audio_cues
+        from talkcli.config.settings import load_settings, parse_assignment
+        from talkcli.errors import OutputError
+        from talkcli.events import Notice
+        from talkcli.files import write_bytes_atomic
+        from talkcli.motion.cues import cues_json, cues_tsv
+
+        flags = {"audio.fps": fps, "audio.lang": lang, "mux.ffmpeg": ffmpeg} | dict(parse_assignment(t) for t in set_)
+        settings = load_settings(preset, flags, job_file=config)
+
+        def on_event(event) -> None:
+            if isinstance(event, Notice) and event.level == "warning":
+                err.print(f"[yellow]warning:[/] {event.message}", highlight=False)
+
+        frames = audio_cues(audio, transcript, settings, on_event)
+        rate = settings.audio.frame_rate
         body = cues_json(frames, rate) + "\n" if fmt == CueFormat.json else cues_tsv(frames, rate)
         if output is None:
             out.file.write(body)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from talkcli.api import RenderJob
+from talkcli.job import Models, RenderJob
 from talkcli.config.settings import SECTIONS
 from talkcli.errors import InputError, TalkError, UsageError
 from talkcli.events import Event
@@ -122,7 +122,8 @@ def plan_batch(source: Path, ref: Path | None, refs_dir: Path | None, out_dir: P
 def already_done(item: BatchItem) -> bool:
     """The output exists and its job's manifest says this very file was delivered."""
     from talkcli.jobs.manifest import Manifest
-    from talkcli.jobs.paths import default_job_dir, input_hashes, sha256_file
+    from talkcli.files import sha256_file
+    from talkcli.jobs.paths import default_job_dir, input_hashes
 
     if not item.out.is_file():
         return False
@@ -131,7 +132,7 @@ def already_done(item: BatchItem) -> bool:
         manifest = Manifest.load(job_dir)
     except (OSError, TalkError):
         return False
-    return bool(manifest and manifest.data.get("status") == "complete" and manifest.data.get("output_sha256") == sha256_file(item.out))
+    return bool(manifest and manifest.status == "complete" and manifest.output_sha256 == sha256_file(item.out))
 
 
 def _render_item(item: BatchItem, preset, flags, job_file, overwrite: bool, on_event, models) -> str:
@@ -158,8 +159,6 @@ _worker_models = None
 
 def _worker_init() -> None:
     global _worker_models
-    from talkcli.pipeline import Models
-
     _worker_models = Models()
 
 
@@ -195,8 +194,6 @@ def run_batch(
             on_item(i, item)
     todo = [i for i, item in enumerate(items) if item.status == "pending"]
     if workers <= 1:
-        from talkcli.pipeline import Models
-
         models = Models()
         for i in todo:
             items[i].status = "running"

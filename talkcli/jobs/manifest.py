@@ -44,11 +44,87 @@ def _checksum(body: dict[str, Any]) -> str:
 
 
 @dataclass
+class Segment:
+    """One segment of the video: frames ``first_frame`` .. ``first_frame + n_frames - 1``.
+
+    A finished segment (``status`` "done") names its video ``file`` in the job directory,
+    that file's ``sha256`` and the motion state at its end (``state_end``, the driver's
+    ``state_dict``), from which the next segment starts.
+    """
+
+    index: int
+    first_frame: int
+    n_frames: int
+    status: str = "pending"  # pending | done
+    file: str | None = None
+    state_end: dict[str, Any] | None = None
+    sha256: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"index": self.index, "first_frame": self.first_frame, "n_frames": self.n_frames, "status": self.status}
+        if self.status == "done":
+            out |= {"file": self.file, "state_end": self.state_end, "sha256": self.sha256}
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Segment":
+        return cls(int(data["index"]), int(data["first_frame"]), int(data["n_frames"]), str(data["status"]),
+                   data.get("file"), data.get("state_end"), data.get("sha256"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    """What makes two renders the same job: inputs (role -> path and sha256), every setting
+    with its source, tool versions, the seed and the frame plan. A job resumes only when its
+    identity is unchanged."""
+
+    inputs: dict[str, dict[str, str]]
+    config: dict[str, dict[str, Any]]
+    versions: dict[str, str]
+    seed: int
+    plan: dict[str, Any]
+    format: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": self.format, "inputs": self.inputs, "config": self.config, "versions": self.versions,
+                "seed": self.seed, "plan": self.plan}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "JobIdentity":
+        return cls(data["inputs"], data["config"], data["versions"], data["seed"], data["plan"], data["format"])
+
+    def changes_from(self, old: "JobIdentity") -> list[str]:
+        """What differs from ``old`` (the recorded identity of a job), readable."""
+        changes = []
+        for name, entry in self.inputs.items():
+            before = old.inputs.get(name)
+            if before is None:
+                changes.append(f"{name} added")
+            elif before["sha256"] != entry["sha256"]:
+                changes.append(f"{name} {entry['path']} changed (sha256 {before['sha256'][:12]} -> {entry['sha256'][:12]})")
+        changes += [f"{name} removed" for name in old.inputs if name not in self.inputs]
+        for key, entry in self.config.items():
+            before = old.config.get(key)
+            if before is None or before["value"] != entry["value"]:
+                changes.append(f"{key} {before['value'] if before else 'unset'!r} -> {entry['value']!r}")
+        for key in ("plan", "versions"):
+            mine, theirs = getattr(self, key), getattr(old, key)
+            if mine != theirs:
+                diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+                changes.append(f"{key} changed: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in diff.items()))
+        return changes
+
+
+@dataclass
 class Manifest:
-    """In-memory manifest; ``data`` is the JSON body without its checksum."""
+    """The job's record, as typed values; ``save`` writes it atomically with its checksum."""
 
     path: Path
-    data: dict[str, Any]
+    identity: JobIdentity
+    segments: list[Segment]
+    output: str
+    status: str = "rendering"  # rendering | complete
+    output_sha256: str | None = None
 
     @classmethod
     def load(cls, job_dir: Path) -> "Manifest | None":
@@ -65,56 +141,48 @@ class Manifest:
             raise JobError(f"job manifest {path} was modified outside talk (checksum mismatch)", hint="start over with --fresh")
         if raw.get("format") != FORMAT_VERSION:
             raise JobError(f"job manifest {path} has format {raw.get('format')}, this talk writes {FORMAT_VERSION}", hint="start over with --fresh")
-        return cls(path, raw)
+        try:
+            return cls(path, JobIdentity.from_json(raw), [Segment.from_json(s) for s in raw["segments"]],
+                       str(raw["output"]), str(raw["status"]), raw.get("output_sha256"))  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JobError(f"job manifest {path} is damaged ({type(exc).__name__}: {exc})", hint="start over with --fresh") from exc
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.identity.to_json() | {
+            "segments": [s.to_json() for s in self.segments], "status": self.status, "output": self.output,
+        }  # fmt: skip
+        if self.output_sha256 is not None:
+            body["output_sha256"] = self.output_sha256
+        return body
 
     def save(self) -> None:
-        body = dict(self.data)
-        body["checksum"] = _checksum(self.data)
+        body = self.to_json()
+        body["checksum"] = _checksum(self.to_json())
         write_json_atomic(self.path, body)
 
     # -- segments ---------------------------------------------------------------
 
-    @property
-    def segments(self) -> list[dict[str, Any]]:
-        return self.data["segments"]
-
     def first_pending(self) -> int:
         for seg in self.segments:
-            if seg["status"] != "done":
-                return seg["index"]
+            if seg.status != "done":
+                return seg.index
         return len(self.segments)
+
+    def first_frame_of(self, index: int) -> int:
+        """First frame of segment ``index``; the frame count past the last segment."""
+        if index < len(self.segments):
+            return self.segments[index].first_frame
+        last = self.segments[-1]
+        return last.first_frame + last.n_frames
 
     def state_before(self, index: int) -> dict[str, Any] | None:
         """Motion state at the start of segment ``index`` (None for the first)."""
-        return None if index == 0 else self.segments[index - 1]["state_end"]
+        return None if index == 0 else self.segments[index - 1].state_end
 
     def mark_done(self, index: int, file: str, state_end: dict[str, Any], sha256: str) -> None:
         seg = self.segments[index]
-        seg.update(status="done", file=file, state_end=state_end, sha256=sha256)
+        seg.status, seg.file, seg.state_end, seg.sha256 = "done", file, state_end, sha256
         self.save()
-
-
-def describe_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What differs between the recorded identity of a job and the current one, readable."""
-    changes = []
-    for name, entry in new["inputs"].items():
-        before = old["inputs"].get(name)
-        if before is None:
-            changes.append(f"{name} added")
-        elif before["sha256"] != entry["sha256"]:
-            changes.append(f"{name} {entry['path']} changed (sha256 {before['sha256'][:12]} -> {entry['sha256'][:12]})")
-    for name in old["inputs"]:
-        if name not in new["inputs"]:
-            changes.append(f"{name} removed")
-    for key, entry in new["config"].items():
-        before = old["config"].get(key)
-        if before is None or before["value"] != entry["value"]:
-            changes.append(f"{key} {before['value'] if before else 'unset'!r} -> {entry['value']!r}")
-    for key in ("plan", "versions"):
-        if old.get(key) != new.get(key):
-            diff = {k: (old.get(key, {}).get(k), v) for k, v in new.get(key, {}).items() if old.get(key, {}).get(k) != v}
-            changes.append(f"{key} changed: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in diff.items()))
-    return changes
 
 
 class JobLock:

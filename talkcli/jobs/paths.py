@@ -5,16 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from talkcli.files import sha256_file
+
 COMMENT_PREFIX = "talkcli job="  # MP4 comment tag that points a rendered file at its job directory
 RENDER_RECORD = "render.json"  # timings and facts of the finished render, in the job directory
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def input_paths(ref: Path, audio: Path, transcript: Path | None = None, extra_refs=()) -> dict[str, Path]:

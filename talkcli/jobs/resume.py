@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from talkcli.api import RenderJob
+from talkcli.job import RenderJob
 from talkcli.config.settings import Settings, load_settings
 from talkcli.jobs.manifest import JobError, Manifest
 
@@ -17,17 +17,17 @@ def job_from_manifest(job_dir: Path) -> tuple[RenderJob, Settings]:
     manifest = Manifest.load(job_dir)
     if manifest is None:
         raise JobError(f"{job_dir} has no manifest.json", hint="pass the .talk-* folder beside the output")
-    data = manifest.data
-    if data.get("status") == "complete":
-        raise JobError(f"job {job_dir} is already complete: {data.get('output')}", hint="render again with talk render --overwrite")
-    inputs = data["inputs"]
-    config = {key: entry["value"] for key, entry in data["config"].items() if entry["source"] != "resolved"}
-    preset = next((e["source"][len("preset "):] for e in data["config"].values() if e["source"].startswith("preset ")), None)
+    if manifest.status == "complete":
+        raise JobError(f"job {job_dir} is already complete: {manifest.output}", hint="render again with talk render --overwrite")
+    inputs = manifest.identity.inputs
+    recorded = manifest.identity.config
+    config = {key: entry["value"] for key, entry in recorded.items() if entry["source"] != "resolved"}
+    preset = next((e["source"][len("preset "):] for e in recorded.values() if e["source"].startswith("preset ")), None)
     settings = load_settings(preset, config)
     job = RenderJob(
         ref=Path(inputs["ref"]["path"]),
         audio=Path(inputs["audio"]["path"]),
-        out=Path(data["output"]),
+        out=Path(manifest.output),
         transcript=Path(inputs["transcript"]["path"]) if "transcript" in inputs else None,
         extra_refs=tuple(Path(inputs[k]["path"]) for k in ("ref2", "ref3") if k in inputs),
         job_dir=job_dir,

@@ -104,26 +104,3 @@ def cues_tsv(frames: list[str], fps: float | Fraction) -> str:
             prev = c
     lines.append(f"{len(frames) / f:.3f}\tsilence")
     return "\n".join(lines) + "\n"
-
-
-def audio_cues(samples: np.ndarray, fps: float | Fraction, transcript: str | None = None, recognizer=None,
-               max_chunk_s: float = 12.0, min_closure_frames: int = 2, lang: str = "en") -> list[str]:
-    """Mouth class of every frame of ``samples`` (16 kHz mono float32), ``ceil(n * fps / 16000)`` names.
-
-    ``lang``: "en" uses pocketsphinx's English models (and ``transcript``); anything else uses
-    the language-agnostic acoustic driver (``talkcli.audio.acoustic``), which ignores the transcript.
-    """
-    from talkcli.audio.plan import frame_count, parse_fps
-
-    fps = parse_fps(fps)
-    n_frames = frame_count(len(samples), 16000, fps)
-    if lang.lower() not in ("en", "eng", "english"):
-        from talkcli.audio.acoustic import acoustic_batches
-
-        batches = acoustic_batches(samples, max_chunk_s)
-    else:
-        from talkcli.audio.phonemes import PhoneRecognizer, phone_batches
-
-        batches = phone_batches(samples, recognizer or PhoneRecognizer(), transcript, max_chunk_s)
-    phones = [p for batch in batches for p in batch.phones]
-    return frame_classes(phones, n_frames, fps, min_closure_frames)

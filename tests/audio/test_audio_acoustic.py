@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from talkcli.audio import acoustic as A
-from talkcli.motion.cues import audio_cues
 
 SR = 16000
 
@@ -53,8 +52,14 @@ def test_resumed_batches_equal_the_tail_of_an_uninterrupted_run():
     assert list(A.acoustic_batches(x, max_chunk_s=1.5, start_s=cut)) == full[2:]
 
 
-def test_cues_with_a_non_english_language_use_the_acoustic_driver():
+def test_cues_with_a_non_english_language_use_the_acoustic_driver(tmp_path):
+    import soundfile as sf
+
+    from talkcli.api import cues
+    from talkcli.config.settings import load_settings
+
     x = syllables(5, 750, 1300)
-    frames = audio_cues(x, 25, lang="de")
+    sf.write(tmp_path / "de.wav", x, SR, subtype="FLOAT")
+    frames = cues(tmp_path / "de.wav", settings=load_settings(None, {"audio.lang": "de"}))
     assert len(frames) == int(np.ceil(len(x) * 25 / SR))
     assert "open" in frames and "closed" in frames and frames[0] == "silence"

@@ -70,9 +70,9 @@ def test_silent_audio_renders_with_a_warning(tmp_path, example_face):
 
 
 def test_overlong_audio_is_refused_unless_allowed(tmp_path, example_face, short_speech, monkeypatch):
-    import talkcli.pipeline
+    import talkcli.audio.speech
 
-    monkeypatch.setattr(talkcli.pipeline, "MAX_AUDIO_S", 1)
+    monkeypatch.setattr(talkcli.audio.speech, "MAX_AUDIO_S", 1)
     result, out = _render(tmp_path, example_face, short_speech)
     assert result.exit_code == ExitCode.INPUT and "--allow-long" in _one_error(result)
     assert not out.exists()

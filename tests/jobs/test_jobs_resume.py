@@ -106,8 +106,8 @@ def test_resume_refuses_changed_inputs_and_settings(tmp_path, example_face, spee
     # A job interrupted after its first segment: simulate by rendering and marking it unfinished.
     render(RenderJob(example_face, speech20, out, job_dir=job_dir), settings)
     manifest = Manifest.load(job_dir)
-    manifest.data["status"] = "rendering"
-    manifest.data["segments"][-1]["status"] = "pending"
+    manifest.status = "rendering"
+    manifest.segments[-1].status = "pending"
     manifest.save()
     out.unlink()
     with pytest.raises(JobError) as info:
