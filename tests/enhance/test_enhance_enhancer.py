@@ -128,14 +128,17 @@ def test_up_front_warning_only_when_cpu_time_is_long():
 
 @pytest.mark.slow
 def test_short_render_enhances_each_crop_before_paste_back(tmp_path, tiny_weights):
-    """Render crops, enhance them block by block, paste back and encode: the wiring the pipeline uses."""
+    """Render crops, enhance them block by block, paste back and encode, through the pipeline's
+    own enhance stage and each crop's own paste data."""
     from talkcli.face.crop import face_crop
     from talkcli.face.detect import FaceLandmarker
     from talkcli.face.image import load_image
     from talkcli.motion.generator import MotionBlock
     from talkcli.mux.ffmpeg import probe, read_frames
     from talkcli.mux.writer import VideoWriter
+    from talkcli.pipeline import Enhance
     from talkcli.render.frames import FrameRenderer
+    from talkcli.timing import Clock
     from talkcli.render.paste import PasteBack
 
     photo = load_image(EXAMPLE_FACE)
@@ -144,8 +147,9 @@ def test_short_render_enhances_each_crop_before_paste_back(tmp_path, tiny_weight
     geometry = face_crop(face.landmarks, photo.shape, 128)
     paste = PasteBack(photo, geometry)
     crop_landmarks = geometry.to_crop(face.landmarks)
-    renderer = FrameRenderer(geometry.crop(photo), crop_landmarks)
+    renderer = FrameRenderer(geometry.crop(photo), crop_landmarks, detail=paste.detail)
     enhancer = GfpganEnhancer(tiny_weights, strength=0.7, batch_size=4, face_points=five_points(crop_landmarks), config="tiny")
+    stage = Enhance(enhancer, 8, Clock(), lambda event: None)
 
     n_blocks, per_block = 2, 4
     out = tmp_path / "enhanced.mp4"
@@ -160,11 +164,12 @@ def test_short_render_enhances_each_crop_before_paste_back(tmp_path, tiny_weight
                 blink=np.zeros(per_block, np.float32),
                 head=np.zeros((per_block, 5), np.float32),
             )
-            crops = np.stack([renderer.render_crop(block.mouth[j], float(block.blink[j]), block.head[j]) for j in range(block.n)])
-            enhanced = enhancer.enhance(crops)
-            assert enhanced.shape == crops.shape and not np.array_equal(enhanced, crops)
+            crops = list(renderer.crops(block))
+            enhanced = stage(crops)
+            assert len(enhanced) == len(crops) and not np.array_equal(enhanced[-1].image, crops[-1].image)
+            assert all(e.paste is c.paste for e, c in zip(enhanced, crops))  # each keeps its own paste data
             for crop in enhanced:
-                frame = paste.paste(crop)
+                frame = paste.paste_frame(crop)
                 written.append(frame)
                 writer.write(frame)
     info = probe(out)

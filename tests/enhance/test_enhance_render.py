@@ -73,3 +73,30 @@ def test_missing_weights_fail_before_any_work(tmp_path, example_face, monkeypatc
     assert info.value.exit_code == ExitCode.ENVIRONMENT
     assert "GFPGANv1.4.pth" in info.value.message and str(tmp_path / "cache" / "talkcli") in info.value.hint
     assert not out.exists() and not list(tmp_path.glob(".talk-*"))
+
+
+def test_identity_enhancer_gives_the_frames_of_a_render_without_enhancement(tmp_path, example_face, tiny_registry, monkeypatch):
+    """Regression: with enhancement and full-frame output, every crop of a block was pasted back
+    with the LAST crop's paste data (the renderer's side channel), so frames 0-2 of each block
+    showed the still photo or another frame's head. Each crop now carries its own paste data:
+    an enhancer that changes nothing must give exactly the frames of a plain render."""
+    from talkcli.enhance.enhancer import GfpganEnhancer
+
+    def identity(self, crops, progress=None):
+        self.frames_done += len(crops)
+        if progress is not None:
+            progress(len(crops))
+        return np.array(crops, copy=True)
+
+    monkeypatch.setattr(GfpganEnhancer, "enhance", identity)
+    speech = _speech(tmp_path, example_face)
+    base = {"render.device": "cpu", "models.models_dir": str(tiny_registry), "render.crop_only": False,
+            "motion.head_motion": 1.0, "audio.frames_per_block": 4}  # fmt: skip
+    plain, enhanced = tmp_path / "plain.mp4", tmp_path / "enhanced.mp4"
+    render(RenderJob(example_face, speech, plain), load_settings("smoke", base))
+    render(RenderJob(example_face, speech, enhanced), load_settings("smoke", {**base, "enhance.method": "gfpgan"}))
+    a, b = np.stack(list(read_frames(plain))), np.stack(list(read_frames(enhanced)))
+    assert a.shape == b.shape and a.shape[1:3] != (256, 256)  # full frame, not the crop
+    assert len({hashlib.md5(f.tobytes()).hexdigest() for f in a}) > 10  # the mouth and head moved
+    bad = [i for i in range(len(a)) if not np.array_equal(a[i], b[i])]
+    assert not bad, f"frames {bad[:12]} differ"
