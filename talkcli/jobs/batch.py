@@ -136,8 +136,8 @@ def already_done(item: BatchItem) -> bool:
 
 
 def _render_item(item: BatchItem, preset, flags, job_file, overwrite: bool, on_event, models) -> str:
-    from talkcli.api import render
     from talkcli.config.settings import load_settings
+    from talkcli.jobs.runner import run_job
 
     layered: dict[str, dict[str, Any]] = {}
     if job_file is not None:
@@ -148,7 +148,7 @@ def _render_item(item: BatchItem, preset, flags, job_file, overwrite: bool, on_e
         layered.setdefault(section, {}).update(values)
     settings = load_settings(preset, flags, job_file=layered or None)
     job = RenderJob(ref=item.ref, audio=item.audio, out=item.out, transcript=item.transcript, overwrite=overwrite)
-    result = render(job, settings, on_event, models=models)
+    result = run_job(job, settings, on_event, models)
     return f"{result.n_frames} frames in {result.seconds:.1f} s"
 
 

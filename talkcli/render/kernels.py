@@ -200,15 +200,17 @@ def composite_head(frame: np.ndarray, alpha: np.ndarray, crop: np.ndarray, backg
 
 
 def warm_up() -> None:
-    """Compiles (or loads from the disk cache) every kernel with the argument types a render uses."""
-    from talkcli.render.rig import FOLD_ITERATIONS, FOLD_TOLERANCE
+    """Compiles (or loads from the disk cache) every kernel with the argument types a render uses.
 
+    Only the types matter: the fold tolerance is a float and the sweep count an int, as
+    ``render.rig`` passes them (this module imports nothing of the rig's, which calls into it).
+    """
     pts = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
     tris = np.array([[0, 1, 2]], np.int32)
     maps = np.zeros((2, 4, 4), np.float32)
     grid = np.arange(4, dtype=np.float64)
     rasterise_affine_map(pts, tris, np.zeros((1, 6)), grid, grid, maps[0], maps[1])
     relax_folds(pts, pts, tris, np.ones(1), np.ones(3, np.bool_), np.zeros(4, np.int32), np.zeros(0, np.int32),
-                np.zeros(0), FOLD_TOLERANCE, FOLD_ITERATIONS)
+                np.zeros(0), 0.1, 1)
     image = np.zeros((4, 4, 4), np.uint8)
     composite_head(np.zeros((4, 4, 3), np.uint8), image[..., 3], image[..., :3].copy(), image[..., :3].copy(), 0)
