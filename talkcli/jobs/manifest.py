@@ -156,9 +156,16 @@ class Manifest:
         return body
 
     def save(self) -> None:
+        """Write the manifest atomically; OutputError (exit 5) when the disk refuses it."""
         body = self.to_json()
         body["checksum"] = _checksum(self.to_json())
-        write_json_atomic(self.path, body)
+        try:
+            write_json_atomic(self.path, body)
+        except OSError as exc:
+            from talkcli.errors import OutputError
+
+            raise OutputError(f"cannot write the job manifest {self.path}: {exc.strerror or exc}",
+                              hint="free some space (or fix the folder's permissions); the job resumes from its last saved segment") from None
 
     # -- segments ---------------------------------------------------------------
 

@@ -31,4 +31,6 @@ def default_job_dir(out: Path, hashes: dict[str, str]) -> Path:
     digest = hashlib.sha256("\n".join(f"{k}={hashes[k]}" for k in sorted(hashes)).encode()).hexdigest()[:12]
     name = out.name if str(out) != "-" else "stdout"
     parent = out.parent if str(out) != "-" else Path.cwd()
+    room = 255 - len(f".talk--{digest}".encode())  # a file name holds at most 255 bytes
+    name = name.encode()[:room].decode("utf-8", "ignore")  # a long output name is cut, the digest kept
     return parent / f".talk-{name}-{digest}"

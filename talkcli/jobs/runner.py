@@ -19,7 +19,6 @@ import contextlib
 import math
 import os
 import resource
-import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -34,6 +33,9 @@ from talkcli.files import sha256_file, write_json_atomic
 from talkcli.job import Models, RenderJob, RenderResult
 from talkcli.jobs.manifest import JobError, JobIdentity, JobLock, Manifest, Segment
 from talkcli.jobs.paths import COMMENT_PREFIX, RENDER_RECORD, default_job_dir, input_hashes, input_paths
+from talkcli.jobs.safety import (
+    OutputState, check_job_dir, check_output_kind, check_output_name, delivering, discard_job, spool_special_inputs,
+)
 from talkcli.pipeline import FrameChain, Prepared
 from talkcli.timing import Clock
 
@@ -50,13 +52,17 @@ class Checked:
     hashes: dict[str, str]
     job_dir: Path
     weights: tuple | None
+    device: str
+    output_at_start: OutputState
 
 
 def check_job(job: RenderJob, settings: Settings) -> Checked:
-    """Everything that can fail before any work: inputs present, output writable, model files."""
+    """Everything that can fail before any work: inputs present, output and job folder
+    writable and of the right kind, model files, the compute device."""
     from talkcli.audio.speech import read_transcript
     from talkcli.mux.writer import check_output_path
     from talkcli.pipeline import enhancer_weights
+    from talkcli.render.device import resolve_device
 
     ref, audio, out = Path(job.ref), Path(job.audio), Path(job.out)
     to_stdout = str(job.out) == "-"
@@ -68,34 +74,50 @@ def check_job(job: RenderJob, settings: Settings) -> Checked:
             raise InputError(f"reference photo not found: {photo}", hint="check the --ref path")
     if not audio.is_file():
         raise AudioError(f"audio file not found: {audio}", hint="check the --audio path")
+    inputs = list(input_paths(ref, audio, job.transcript, job.extra_refs).values())
     if not to_stdout:
-        check_output_path(out, list(input_paths(ref, audio, job.transcript, job.extra_refs).values()), job.overwrite)
+        check_output_name(out)
+        check_output_kind(out)
+        check_output_path(out, inputs, job.overwrite)
     weights = enhancer_weights(settings)
+    device = resolve_device(settings.render.device)
     hashes = input_hashes(ref, audio, job.transcript, job.extra_refs)
     job_dir = Path(job.job_dir) if job.job_dir else default_job_dir(out, hashes)
-    return Checked(job, to_stdout, transcript, hashes, job_dir, weights)
+    check_job_dir(job_dir, [*inputs, out])
+    return Checked(job, to_stdout, transcript, hashes, job_dir, weights, device, OutputState.of(out))
+
+
+def _spooled(job: RenderJob, scratch: Path) -> RenderJob:
+    """The job with inputs that are pipes or other special files copied into ``scratch``."""
+    import dataclasses
+
+    roles = {"ref": job.ref, "audio": job.audio} | ({"transcript": job.transcript} if job.transcript else {})
+    roles |= {f"ref{i}": p for i, p in enumerate(job.extra_refs, start=2)}
+    got = spool_special_inputs({k: Path(v) for k, v in roles.items()}, scratch)
+    return dataclasses.replace(job, ref=got["ref"], audio=got["audio"], transcript=got.get("transcript"),
+                               extra_refs=tuple(got[f"ref{i}"] for i in range(2, 2 + len(job.extra_refs))))  # fmt: skip
 
 
 def run_job(job: RenderJob, settings: Settings, on_event: EventCallback, models: Models | None = None) -> RenderResult:
     """Render ``job`` as a resumable job; see the module's docstring."""
     from talkcli.pipeline import build_chain, prepare
-    from talkcli.render.device import resolve_device
 
     models = models or Models()
     started = time.perf_counter()
-    checked = check_job(job, settings)
-    if job.fresh and checked.job_dir.exists():
-        shutil.rmtree(checked.job_dir)
     clock = Clock()
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="talk-")))
+        job = _spooled(job, scratch)
+        checked = check_job(job, settings)
+        if job.fresh:
+            discard_job(checked.job_dir)
         prepared = prepare(job, settings, models, scratch, on_event)
         audio_ready = time.perf_counter()
         # The job directory appears only now, once the inputs have proved usable.
         stack.enter_context(JobLock(checked.job_dir))
         for stale in checked.job_dir.glob(".*.part.*"):  # left by a killed run; we hold the lock, so no one writes them
             stale.unlink(missing_ok=True)
-        device = resolve_device(settings.render.device)
+        device = checked.device
         threads = settings.mux.x264_threads or max(1, (os.cpu_count() or 2) - 1)  # all cores but the renderer's
         manifest = open_manifest(checked, settings, prepared.speech.plan, device, threads)
         resume_at = manifest.first_pending()
@@ -246,11 +268,13 @@ def deliver(checked: Checked, manifest: Manifest, settings: Settings, clock: Clo
     missing = [p.name for p in seg_files if not p.is_file()]
     if missing:
         raise JobError(f"job {job_dir} lost finished segments ({', '.join(missing[:3])})", hint="start over with --fresh")
-    join_segments(
-        seg_files, Path(checked.job.audio), "-" if checked.to_stdout else Path(checked.job.out),
-        list_file=job_dir / "segments.ffconcat", audio_bitrate=settings.mux.audio_bitrate, ffmpeg=settings.mux.ffmpeg,
-        metadata={"comment": f"{COMMENT_PREFIX}{job_dir.resolve()}"},
-    )  # fmt: skip
+    out = Path(checked.job.out)
+    with contextlib.nullcontext() if checked.to_stdout else delivering(out, checked.output_at_start, checked.job.overwrite):
+        join_segments(
+            seg_files, Path(checked.job.audio), "-" if checked.to_stdout else out,
+            list_file=job_dir / "segments.ffconcat", audio_bitrate=settings.mux.audio_bitrate, ffmpeg=settings.mux.ffmpeg,
+            metadata={"comment": f"{COMMENT_PREFIX}{job_dir.resolve()}"},
+        )  # fmt: skip
     clock.add("join", time.perf_counter() - t)
     on_event(StageFinished("mux", time.perf_counter() - t))
 
