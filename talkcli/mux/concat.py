@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from talkcli.files import fsync_dir
-from talkcli.mux.ffmpeg import error_line, ffmpeg_failure, find_ffmpeg, quoted
+from talkcli.mux.ffmpeg import error_line, ffmpeg_failure, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ def join_segments(
     written to a hidden temp name beside ``out``, fsynced and renamed.
     """
     list_file.write_text("ffconcat version 1.0\n" + "".join(_ffconcat_line(p) for p in segments), encoding="utf-8")
-    exe = find_ffmpeg(ffmpeg)
-    args = [exe, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+    args = ["-nostats", "-loglevel", "error",
             "-f", "concat", "-safe", "0", "-i", str(list_file), "-i", str(audio_path),
             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", audio_bitrate]  # fmt: skip
     for key, value in (metadata or {}).items():
@@ -50,10 +49,9 @@ def join_segments(
         out = Path(out)
         tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.part{out.suffix or '.mp4'}")
         args += ["-movflags", "+faststart", "-f", "mp4", "-n", str(tmp)]
-    log.debug("running %s", quoted(args))
     try:
         stdout = sys.stdout.buffer if to_stdout else subprocess.DEVNULL
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+        proc = run_ffmpeg(args, ffmpeg, stdout=stdout, check=False)
         if proc.returncode != 0:
             raise ffmpeg_failure(f"joining segments into {out} failed", error_line(proc.stderr), hint="run with --traceback; the job can be resumed")
         if tmp is not None:

@@ -96,14 +96,36 @@ def quoted(cmd: list[str]) -> str:
     return " ".join(shlex.quote(part) for part in cmd)
 
 
-def run_ffmpeg(args: list[str], ffmpeg: str | None = None, *, what: str = "ffmpeg") -> subprocess.CompletedProcess:
-    """Run ffmpeg to completion with ``args`` (without the binary); raise FfmpegError on failure."""
+def run_ffmpeg(
+    args: list[str],
+    ffmpeg: str | None = None,
+    *,
+    what: str = "ffmpeg",
+    stdout=subprocess.PIPE,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run ffmpeg to completion with ``args`` (without the binary).
+
+    ffmpeg's whole stderr comes back in ``proc.stderr`` (bytes). ``stdout`` is
+    where its standard output goes: captured in ``proc.stdout`` (the default
+    pipe), ``subprocess.DEVNULL``, or an open binary file such as
+    ``sys.stdout.buffer``. With ``check`` a non-zero exit raises FfmpegError
+    carrying the line that names the cause; without, the caller reads
+    ``returncode`` and ``stderr`` and raises its own typed error. An exception
+    while waiting (Ctrl-C, SIGTERM) kills ffmpeg before it propagates.
+    """
     cmd = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", *args]
     log.debug("running %s", quoted(cmd))
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
+    try:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+    except OSError as exc:  # e.g. the binary is not executable for this platform
+        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint="pass --ffmpeg PATH to a working ffmpeg") from exc
+    if check and proc.returncode != 0:
         raise FfmpegError(f"{what} failed: {error_line(proc.stderr)}", hint="run with --traceback for ffmpeg's full command")
     return proc
+
+
+FfmpegProcess = subprocess.Popen  # a running ffmpeg, as start_ffmpeg returns it
 
 
 def start_ffmpeg(
@@ -311,10 +333,8 @@ def _read_header(path: Path, ffmpeg: str | None) -> tuple[str, str, dict]:
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file")
     exe = find_ffmpeg(ffmpeg)
-    cmd = [exe, "-hide_banner", "-nostdin", "-i", str(path)]
-    log.debug("running %s", quoted(cmd))
     # With no output file ffmpeg prints the input header and exits 1; that is expected.
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = run_ffmpeg(["-i", str(path)], exe, stdout=subprocess.DEVNULL, check=False)
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
         raise InputError(f"cannot read {path}: {error_line(text)}", hint="is it a video or audio file?")
