@@ -30,12 +30,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+_FIX_FFMPEG = "pass --ffmpeg PATH or set TALK_FFMPEG to a working ffmpeg, or unset both to use the bundled one"
+
+
 @lru_cache(maxsize=8)
 def find_ffmpeg(explicit: str | None = None) -> str:
-    """Path of the ffmpeg binary to use.
+    """Path of the ffmpeg binary to use, checked to run as ffmpeg.
 
     Order: ``explicit`` (the ``--ffmpeg`` flag), the ``TALK_FFMPEG`` environment
-    variable, then the static build shipped in the imageio-ffmpeg wheel.
+    variable, then the static build shipped in the imageio-ffmpeg wheel. The
+    binary must answer ``-version`` like ffmpeg; otherwise EnvironmentProblem,
+    so that a broken ffmpeg is not taken for a broken input file later.
     """
     candidate = explicit or os.environ.get("TALK_FFMPEG")
     if candidate:
@@ -45,16 +50,18 @@ def find_ffmpeg(explicit: str | None = None) -> str:
                 f"ffmpeg not found at {candidate!r}",
                 hint="pass --ffmpeg PATH or set TALK_FFMPEG to an executable ffmpeg, or unset it to use the bundled one",
             )
-        return resolved
-    try:
-        import imageio_ffmpeg
+    else:
+        try:
+            import imageio_ffmpeg
 
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception as exc:  # imageio-ffmpeg raises RuntimeError when its binary is missing
-        raise EnvironmentProblem(
-            f"no ffmpeg binary available ({exc})",
-            hint="reinstall with `pip install imageio-ffmpeg` or pass --ffmpeg PATH",
-        ) from exc
+            resolved = imageio_ffmpeg.get_ffmpeg_exe()
+        except Exception as exc:  # imageio-ffmpeg raises RuntimeError when its binary is missing
+            raise EnvironmentProblem(
+                f"no ffmpeg binary available ({exc})",
+                hint="reinstall with `pip install imageio-ffmpeg` or pass --ffmpeg PATH",
+            ) from exc
+    _version(resolved)  # raises EnvironmentProblem unless it works; cached, and renders record it anyway
+    return resolved
 
 
 _ERROR_WORDS = re.compile(
@@ -114,15 +121,18 @@ def run_ffmpeg(
     ``returncode`` and ``stderr`` and raises its own typed error. An exception
     while waiting (Ctrl-C, SIGTERM) kills ffmpeg before it propagates.
     """
-    cmd = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", *args]
-    log.debug("running %s", quoted(cmd))
-    try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
-    except OSError as exc:  # e.g. the binary is not executable for this platform
-        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint="pass --ffmpeg PATH to a working ffmpeg") from exc
+    proc = _run([find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", *args], stdout)
     if check and proc.returncode != 0:
         raise FfmpegError(f"{what} failed: {error_line(proc.stderr)}", hint="run with --traceback for ffmpeg's full command")
     return proc
+
+
+def _run(cmd: list[str], stdout) -> subprocess.CompletedProcess:
+    log.debug("running %s", quoted(cmd))
+    try:
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+    except OSError as exc:  # e.g. the binary is not executable for this platform
+        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint=_FIX_FFMPEG) from exc
 
 
 FfmpegProcess = subprocess.Popen  # a running ffmpeg, as start_ffmpeg returns it
@@ -149,7 +159,7 @@ def start_ffmpeg(
     try:
         proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
     except OSError as exc:  # e.g. the binary is not executable for this platform
-        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint="pass --ffmpeg PATH to a working ffmpeg") from exc
+        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint=_FIX_FFMPEG) from exc
     return proc, StderrTail(proc.stderr)
 
 
@@ -187,8 +197,13 @@ def ffmpeg_version(ffmpeg: str | None = None) -> str:
 
 @lru_cache(maxsize=8)
 def _version(exe: str) -> str:
-    proc = run_ffmpeg(["-version"], exe, what="ffmpeg -version")
-    return proc.stdout.decode("utf-8", "replace").splitlines()[0].strip()
+    """First line of ``exe -version``; EnvironmentProblem when ``exe`` does not answer like ffmpeg."""
+    proc = _run([exe, "-hide_banner", "-nostdin", "-version"], subprocess.PIPE)
+    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+    if proc.returncode != 0 or not lines or "ffmpeg" not in lines[0].lower():
+        said = f"exited {proc.returncode}" if proc.returncode else "answered " + repr(lines[0][:60] if lines else "nothing")
+        raise EnvironmentProblem(f"{exe} does not work as ffmpeg (`{Path(exe).name} -version` {said})", hint=_FIX_FFMPEG)
+    return lines[0].strip()
 
 
 def ffmpeg_encoders(ffmpeg: str | None = None) -> frozenset[str]:
