@@ -7,13 +7,24 @@ Each command lives in its own module and registers itself on the shared app
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from talkcli.cli import batch_cmd, config_cmd, cues_cmd, doctor_cmd, eval_cmd, inspect_cmd, models_cmd, render_cmd  # noqa: F401  (register commands)
 from talkcli.cli.common import app, err
-from talkcli.errors import ExitCode
+from talkcli.errors import ExitCode, Terminated
 
 __all__ = ["app", "main"]
+
+
+def _raise_terminated(signum, frame) -> None:
+    """SIGTERM handler: unwind like Ctrl-C (temp folders removed, ffmpeg killed, job resumable).
+
+    Only the first SIGTERM raises; a second one during the cleanup is ignored
+    so the cleanup can finish (SIGKILL remains for a process that must die now).
+    """
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    raise Terminated()
 
 
 def _silence_native_logs() -> None:
@@ -41,8 +52,12 @@ def _silence_native_logs() -> None:
 def main() -> None:
     """Console-script entry point."""
     _silence_native_logs()
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         app()
     except KeyboardInterrupt:  # outside a command (while parsing, importing)
         err.print("[yellow]interrupted[/]")
         sys.exit(int(ExitCode.INTERRUPTED))
+    except Terminated:  # outside a command; Typer does not catch it as it catches KeyboardInterrupt
+        err.print("[yellow]terminated[/]")
+        sys.exit(int(ExitCode.TERMINATED))

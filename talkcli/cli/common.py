@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from talkcli import __version__
-from talkcli.errors import ExitCode, TalkError
+from talkcli.errors import ExitCode, TalkError, Terminated
 
 app = typer.Typer(
     name="talk",
@@ -37,6 +37,9 @@ def guarded(show_traceback: bool = False):
         hint = f" (hint: {exc.hint})" if exc.hint else ""
         err.print(f"[red]error:[/] {exc.message}{hint}", soft_wrap=True)
         raise typer.Exit(int(exc.exit_code))
+    except Terminated:
+        err.print("[yellow]terminated[/]: nothing was written at the output path; run the same command again to resume", soft_wrap=True)
+        raise typer.Exit(int(ExitCode.TERMINATED))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: nothing was written at the output path; run the same command again to resume")
         raise typer.Exit(int(ExitCode.INTERRUPTED))
