@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import traceback as tb
 from contextlib import contextmanager
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 
 from talkcli import __version__
-from talkcli.errors import ExitCode, TalkError, Terminated
+from talkcli.errors import ExitCode, OutputError, TalkError, Terminated
 
 app = typer.Typer(
     name="talk",
@@ -22,8 +23,19 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect settings and presets.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
+_STDOUT_CLOSED = "standard output is closed: nothing reads it"
+
+
+class _StdoutConsole(Console):
+    """Rich turns a broken pipe into a silent exit 1; here it is an OutputError (exit 5) with a message."""
+
+    def on_broken_pipe(self) -> None:
+        _discard_stdout()
+        raise OutputError(_STDOUT_CLOSED)
+
+
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out = _StdoutConsole(highlight=False)
 
 
 @contextmanager
@@ -45,6 +57,10 @@ def guarded(show_traceback: bool = False):
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     except (typer.Exit, typer.Abort):
         raise
+    except BrokenPipeError:  # printing to a stdout whose reader quit (`| head`) or that was closed (`>&-`)
+        _discard_stdout()
+        err.print(f"[red]error:[/] {_STDOUT_CLOSED}", soft_wrap=True)
+        raise typer.Exit(int(ExitCode.OUTPUT))
     except Exception as exc:  # a bug: say so, keep it to one line unless asked
         if show_traceback:
             err.print(tb.format_exc(), markup=False)
@@ -55,9 +71,20 @@ def guarded(show_traceback: bool = False):
         raise typer.Exit(int(ExitCode.FAILURE))
 
 
+def _discard_stdout() -> None:
+    """Point fd 1 at /dev/null, so the interpreter's last flush of stdout cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
 def _version(value: bool) -> None:
     if value:
-        out.print(f"talk {__version__}")
+        with guarded():
+            out.print(f"talk {__version__}")
         raise typer.Exit()
 
 
