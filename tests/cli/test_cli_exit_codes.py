@@ -1,19 +1,22 @@
 """Exit codes when the world around the command misbehaves: closed standard streams,
-a reader that quits early, a broken ffmpeg."""
+a reader that quits early, a broken ffmpeg; and errors as JSON lines for scripts."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import talkcli
 from talkcli.cli.app import app
-from talkcli.errors import ExitCode
+from talkcli.cli.common import guarded
+from talkcli.errors import AudioError, ExitCode, Terminated
 
 runner = CliRunner()
 # The subprocesses run the talkcli these tests import, wherever the working directory is.
@@ -81,3 +84,59 @@ def test_ffmpeg_that_does_not_work_is_an_environment_error(tmp_path, example_fac
     assert result.exit_code == ExitCode.ENVIRONMENT, result.output
     assert "does not work as ffmpeg" in result.output and "TALK_FFMPEG" in result.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+# -- guarded(): the one handler, in text and in JSON ------------------------------
+
+
+def _bug():
+    raise ValueError("oops")
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
+def _terminate():
+    raise Terminated
+
+
+def _no_audio():
+    raise AudioError("x.wav holds no audio samples", hint="export it again")
+
+
+def _reader_quit():
+    raise BrokenPipeError(32, "Broken pipe")
+
+
+CASES = [
+    (_no_audio, ExitCode.INPUT, "x.wav holds no audio samples", "export it again"),
+    (_interrupt, ExitCode.INTERRUPTED, "interrupted: nothing was written at the output path; run the same command again to resume", None),
+    (_terminate, ExitCode.TERMINATED, "terminated: nothing was written at the output path; run the same command again to resume", None),
+    (_reader_quit, ExitCode.OUTPUT, "standard output is closed: nothing reads it", None),
+    (_bug, ExitCode.FAILURE, "unexpected ValueError: oops", "rerun with --traceback and report it"),
+]
+
+
+@pytest.mark.parametrize(("fail", "code", "message", "hint"), CASES)
+def test_guarded_json_errors_are_one_json_line(capsys, monkeypatch, fail, code, message, hint):
+    monkeypatch.setattr("talkcli.cli.common._discard_stdout", lambda: None)  # leave pytest's stdout alone
+    with pytest.raises(typer.Exit) as info:
+        with guarded(json_errors=True):
+            fail()
+    assert info.value.exit_code == code
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0]) == {"event": "error", "message": message, "hint": hint, "exit_code": int(code), "item": None}
+
+
+@pytest.mark.parametrize(("fail", "code", "message", "hint"), CASES)
+def test_guarded_text_errors_are_one_line(capsys, monkeypatch, fail, code, message, hint):
+    monkeypatch.setattr("talkcli.cli.common._discard_stdout", lambda: None)
+    with pytest.raises(typer.Exit) as info:
+        with guarded():
+            fail()
+    assert info.value.exit_code == code
+    lines = capsys.readouterr().err.splitlines()
+    label = "error: " if code not in (ExitCode.INTERRUPTED, ExitCode.TERMINATED) else ""
+    assert lines == [label + message + (f" (hint: {hint})" if hint else "")]
