@@ -23,6 +23,17 @@ class ExitCode(IntEnum):
     ENCODE = 7  # ffmpeg failed while decoding or encoding
     BUSY = 8  # another process is rendering the same job
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    TERMINATED = 143  # SIGTERM (128 + 15), e.g. from kill, systemd, docker stop or a job scheduler
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: the CLI's handler raises this so the stack unwinds as on Ctrl-C.
+
+    Context managers run (temp folders removed, ffmpeg killed, the job left
+    resumable). A BaseException like KeyboardInterrupt, so ``except Exception``
+    does not swallow it, but not a KeyboardInterrupt, which Typer would turn
+    into exit 130 outside a command.
+    """
 
 
 class TalkError(Exception):

@@ -1,4 +1,4 @@
-"""Files written atomically: a temp file in the same folder, fsynced, renamed over the target.
+"""Files written atomically (a temp file in the same folder, fsynced, renamed over the target), and their checksums.
 
 A reader (or a crash) sees the old file or the new one, never half of one.
 """
@@ -23,6 +23,12 @@ def fsync_dir(folder: Path) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks (never the whole file in memory)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], Any]) -> None:

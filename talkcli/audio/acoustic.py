@@ -19,8 +19,8 @@ from typing import Iterator
 
 import numpy as np
 
+from talkcli.audio.decode import ANALYSIS_RATE
 from talkcli.audio.phonemes import (
-    ANALYSIS_RATE,
     HOP,
     NOISE_FLOOR_DB,
     Phone,

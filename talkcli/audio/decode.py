@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from talkcli.errors import AudioError, FfmpegError, OutputError
-from talkcli.mux.ffmpeg import DISK_FULL, error_line, find_ffmpeg, parse_stream_header, quoted, run_ffmpeg
+from talkcli.mux.ffmpeg import DISK_FULL, error_line, find_ffmpeg, parse_stream_header, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +71,16 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None, keep_in: Path | No
     # into memory would hold the audio twice at its peak (chunks, then the joined bytes).
     with tempfile.TemporaryDirectory(prefix="talk-audio-") as tmp:
         raw = Path(keep_in or tmp) / "analysis.f32"
-        cmd = [
-            binary, "-hide_banner", "-nostdin", "-nostats",
+        args = [
+            "-nostats",
             "-i", f"file:{path}",  # a name with a colon ("take:2.wav") is not a protocol
             "-map", "0:a:0", "-vn",
             "-af", resample, "-ac", "1", "-ar", str(ANALYSIS_RATE),
             "-f", "f32le", "-y", str(raw),
         ]  # fmt: skip
-        # Not run_ffmpeg: its error keeps only the last stderr line, and this needs
+        # check=False: the default error keeps only one stderr line, and this needs
         # all of it (the input's stream line; "matches no streams" for no audio).
-        log.debug("running %s", quoted(cmd))
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = run_ffmpeg(args, binary, stdout=subprocess.DEVNULL, check=False)
         stderr = proc.stderr.decode("utf-8", "replace")
         if proc.returncode != 0:
             if DISK_FULL.search(stderr) or proc.returncode == -signal.SIGXFSZ:

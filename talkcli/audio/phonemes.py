@@ -21,7 +21,8 @@ from typing import Iterator
 
 import numpy as np
 
-ANALYSIS_RATE = 16000
+from talkcli.audio.decode import ANALYSIS_RATE
+
 HOP = 160  # 10 ms at 16 kHz: pocketsphinx's frame rate is 100 frames/s
 SECONDS_PER_PS_FRAME = 0.01
 DECODER_SEED = 1234  # pocketsphinx dithers with its own RNG; a fixed seed keeps phones repeatable

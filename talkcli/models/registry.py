@@ -38,7 +38,6 @@ unreadable, corrupt or unwritable cache is ignored: the file is hashed.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -47,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from talkcli.errors import ConfigError, EnvironmentProblem
-from talkcli.files import write_json_atomic
+from talkcli.files import sha256_file, write_json_atomic
 
 ENV_MODELS = "TALK_MODELS"
 VERIFIED_CACHE_NAME = "verified.json"
@@ -205,12 +204,6 @@ def missing_message(entry: ModelEntry, models_dir: Path | str | None = None) -> 
 
 # --------------------------------------------------------------------------
 # Checksums, with a cache of verified files.
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks (never the whole file in memory)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _identity(path: Path) -> tuple[str, dict]:

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from talkcli.audio.decode import ANALYSIS_RATE
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,13 @@ def frame_features(samples: np.ndarray, fps: float | Fraction, n_frames: int) ->
     period_ms = 1000.0 / fps
     if len(x) < 400:
         return np.zeros(n_frames, np.float32), np.full(n_frames, -100.0, np.float32)
-    f0, t = pyworld.dio(x, SAMPLE_RATE, frame_period=period_ms, f0_floor=60.0, f0_ceil=500.0)
-    f0 = pyworld.stonemask(x, f0, t, SAMPLE_RATE)
+    f0, t = pyworld.dio(x, ANALYSIS_RATE, frame_period=period_ms, f0_floor=60.0, f0_ceil=500.0)
+    f0 = pyworld.stonemask(x, f0, t, ANALYSIS_RATE)
     # pyworld's k-th value is centred at k * period; frame i's centre is (i + 0.5) * period.
     centres = (np.arange(n_frames) + 0.5) / fps
     idx = np.clip(np.round(centres * fps).astype(int), 0, len(f0) - 1)
     f0_frames = f0[idx]
-    starts = np.floor(np.arange(n_frames + 1) * SAMPLE_RATE / fps).astype(int)
+    starts = np.floor(np.arange(n_frames + 1) * ANALYSIS_RATE / fps).astype(int)
     starts = np.clip(starts, 0, len(x))
     sq = np.concatenate([[0.0], np.cumsum(x * x)])
     counts = np.maximum(starts[1:] - starts[:-1], 1)

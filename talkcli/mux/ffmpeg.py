@@ -30,12 +30,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+_FIX_FFMPEG = "pass --ffmpeg PATH or set TALK_FFMPEG to a working ffmpeg, or unset both to use the bundled one"
+
+
 @lru_cache(maxsize=8)
 def find_ffmpeg(explicit: str | None = None) -> str:
-    """Path of the ffmpeg binary to use.
+    """Path of the ffmpeg binary to use, checked to run as ffmpeg.
 
     Order: ``explicit`` (the ``--ffmpeg`` flag), the ``TALK_FFMPEG`` environment
-    variable, then the static build shipped in the imageio-ffmpeg wheel.
+    variable, then the static build shipped in the imageio-ffmpeg wheel. The
+    binary must answer ``-version`` like ffmpeg; otherwise EnvironmentProblem,
+    so that a broken ffmpeg is not taken for a broken input file later.
     """
     candidate = explicit or os.environ.get("TALK_FFMPEG")
     if candidate:
@@ -45,16 +50,18 @@ def find_ffmpeg(explicit: str | None = None) -> str:
                 f"ffmpeg not found at {candidate!r}",
                 hint="pass --ffmpeg PATH or set TALK_FFMPEG to an executable ffmpeg, or unset it to use the bundled one",
             )
-        return resolved
-    try:
-        import imageio_ffmpeg
+    else:
+        try:
+            import imageio_ffmpeg
 
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception as exc:  # imageio-ffmpeg raises RuntimeError when its binary is missing
-        raise EnvironmentProblem(
-            f"no ffmpeg binary available ({exc})",
-            hint="reinstall with `pip install imageio-ffmpeg` or pass --ffmpeg PATH",
-        ) from exc
+            resolved = imageio_ffmpeg.get_ffmpeg_exe()
+        except Exception as exc:  # imageio-ffmpeg raises RuntimeError when its binary is missing
+            raise EnvironmentProblem(
+                f"no ffmpeg binary available ({exc})",
+                hint="reinstall with `pip install imageio-ffmpeg` or pass --ffmpeg PATH",
+            ) from exc
+    _version(resolved)  # raises EnvironmentProblem unless it works; cached, and renders record it anyway
+    return resolved
 
 
 _ERROR_WORDS = re.compile(
@@ -96,14 +103,39 @@ def quoted(cmd: list[str]) -> str:
     return " ".join(shlex.quote(part) for part in cmd)
 
 
-def run_ffmpeg(args: list[str], ffmpeg: str | None = None, *, what: str = "ffmpeg") -> subprocess.CompletedProcess:
-    """Run ffmpeg to completion with ``args`` (without the binary); raise FfmpegError on failure."""
-    cmd = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", *args]
-    log.debug("running %s", quoted(cmd))
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
+def run_ffmpeg(
+    args: list[str],
+    ffmpeg: str | None = None,
+    *,
+    what: str = "ffmpeg",
+    stdout=subprocess.PIPE,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run ffmpeg to completion with ``args`` (without the binary).
+
+    ffmpeg's whole stderr comes back in ``proc.stderr`` (bytes). ``stdout`` is
+    where its standard output goes: captured in ``proc.stdout`` (the default
+    pipe), ``subprocess.DEVNULL``, or an open binary file such as
+    ``sys.stdout.buffer``. With ``check`` a non-zero exit raises FfmpegError
+    carrying the line that names the cause; without, the caller reads
+    ``returncode`` and ``stderr`` and raises its own typed error. An exception
+    while waiting (Ctrl-C, SIGTERM) kills ffmpeg before it propagates.
+    """
+    proc = _run([find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", *args], stdout)
+    if check and proc.returncode != 0:
         raise FfmpegError(f"{what} failed: {error_line(proc.stderr)}", hint="run with --traceback for ffmpeg's full command")
     return proc
+
+
+def _run(cmd: list[str], stdout) -> subprocess.CompletedProcess:
+    log.debug("running %s", quoted(cmd))
+    try:
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+    except OSError as exc:  # e.g. the binary is not executable for this platform
+        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint=_FIX_FFMPEG) from exc
+
+
+FfmpegProcess = subprocess.Popen  # a running ffmpeg, as start_ffmpeg returns it
 
 
 def start_ffmpeg(
@@ -127,7 +159,7 @@ def start_ffmpeg(
     try:
         proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
     except OSError as exc:  # e.g. the binary is not executable for this platform
-        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint="pass --ffmpeg PATH to a working ffmpeg") from exc
+        raise EnvironmentProblem(f"cannot start ffmpeg at {cmd[0]!r}: {exc}", hint=_FIX_FFMPEG) from exc
     return proc, StderrTail(proc.stderr)
 
 
@@ -165,8 +197,13 @@ def ffmpeg_version(ffmpeg: str | None = None) -> str:
 
 @lru_cache(maxsize=8)
 def _version(exe: str) -> str:
-    proc = run_ffmpeg(["-version"], exe, what="ffmpeg -version")
-    return proc.stdout.decode("utf-8", "replace").splitlines()[0].strip()
+    """First line of ``exe -version``; EnvironmentProblem when ``exe`` does not answer like ffmpeg."""
+    proc = _run([exe, "-hide_banner", "-nostdin", "-version"], subprocess.PIPE)
+    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+    if proc.returncode != 0 or not lines or "ffmpeg" not in lines[0].lower():
+        said = f"exited {proc.returncode}" if proc.returncode else "answered " + repr(lines[0][:60] if lines else "nothing")
+        raise EnvironmentProblem(f"{exe} does not work as ffmpeg (`{Path(exe).name} -version` {said})", hint=_FIX_FFMPEG)
+    return lines[0].strip()
 
 
 def ffmpeg_encoders(ffmpeg: str | None = None) -> frozenset[str]:
@@ -311,10 +348,8 @@ def _read_header(path: Path, ffmpeg: str | None) -> tuple[str, str, dict]:
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file")
     exe = find_ffmpeg(ffmpeg)
-    cmd = [exe, "-hide_banner", "-nostdin", "-i", str(path)]
-    log.debug("running %s", quoted(cmd))
     # With no output file ffmpeg prints the input header and exits 1; that is expected.
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = run_ffmpeg(["-i", str(path)], exe, stdout=subprocess.DEVNULL, check=False)
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
         raise InputError(f"cannot read {path}: {error_line(text)}", hint="is it a video or audio file?")

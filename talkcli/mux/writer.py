@@ -23,7 +23,7 @@ import numpy as np
 
 from talkcli.errors import AudioError, FfmpegError, OutputError
 from talkcli.files import fsync_dir
-from talkcli.mux.ffmpeg import ffmpeg_failure, StderrTail, find_ffmpeg, start_ffmpeg
+from talkcli.mux.ffmpeg import FfmpegProcess, ffmpeg_failure, StderrTail, find_ffmpeg, start_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class VideoWriter:
 
         self.frames_written = 0
         self.first_frame_time: float | None = None  # time.perf_counter() when frame 0 went to ffmpeg
-        self._proc: subprocess.Popen | None = None
+        self._proc: FfmpegProcess | None = None
         self._stderr: StderrTail | None = None
         self._tmp_path: Path | None = None
         self._done = False  # closed or aborted: nothing more may happen

@@ -223,6 +223,41 @@ def test_talk_ffmpeg_env_that_does_not_exist(tmp_path: Path, wav: Path, monkeypa
         find_ffmpeg.cache_clear()
 
 
+def _script(path: Path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [("exit 1", "exited 1"), ("exit 0", "answered 'nothing'"), ("echo 'Usage: convert FILE'", "answered 'Usage: convert FILE'")],
+)
+def test_an_ffmpeg_that_does_not_work_is_an_environment_problem(tmp_path: Path, body: str, said: str) -> None:
+    # /bin/false as --ffmpeg used to pass the lookup and then fail every decode: blamed on the input (exit 4).
+    fake = _script(tmp_path / "ffmpeg", body)
+    with pytest.raises(EnvironmentProblem, match="does not work as ffmpeg") as info:
+        find_ffmpeg(fake)
+    assert said in info.value.message
+    assert info.value.exit_code == 6
+    assert "--ffmpeg" in info.value.hint and "TALK_FFMPEG" in info.value.hint
+
+
+def test_decoding_with_a_broken_ffmpeg_blames_ffmpeg_not_the_audio(tmp_path: Path, wav: Path) -> None:
+    from talkcli.audio.decode import decode_audio
+
+    with pytest.raises(EnvironmentProblem):
+        decode_audio(wav, ffmpeg=_script(tmp_path / "ffmpeg", "exit 1"))
+
+
+def test_an_ffmpeg_that_cannot_start_is_an_environment_problem(tmp_path: Path) -> None:
+    not_a_program = tmp_path / "ffmpeg"
+    not_a_program.write_bytes(b"\x7fELF\x02\x01\x01 not really")  # executable bit, but exec fails (ENOEXEC)
+    not_a_program.chmod(0o755)
+    with pytest.raises(EnvironmentProblem, match="cannot start ffmpeg"):
+        find_ffmpeg(str(not_a_program))
+
+
 # -- the probe the tests above rely on ------------------------------------
 
 
