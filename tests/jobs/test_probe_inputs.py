@@ -1,0 +1,169 @@
+"""Hostile-input probe: every case ends in its documented exit code with one ``error: ... (hint: ...)`` line.
+
+Exit codes measured by running the command before and after the fix
+(``talk render ... --preset smoke``, ``talk inspect``, ``talk cues``, ``talk batch``, ``talk eval``):
+
+| probe case                                             | before           | after |
+|--------------------------------------------------------|------------------|-------|
+| photo: decompression-bomb PNG (30000x30000 zeros)      | 1 (render, insp.)| 4     |
+| photo: 16-bit greyscale PNG                            | 4 ("no face")    | 0     |
+| photo: 16-bit RGB(A) PNG                               | 0 (already fine) | 0     |
+| photo: over 100 MP (load_image ceiling)                | 1 above 179 MP   | 4     |
+| photo: 12000x8000, full frame (check_full_frame_size)  | 0, 12 s a frame  | 4 once the pipeline calls it |
+| audio: 300 samples (render, cues; batch traceback)     | 1                | 4     |
+| audio: 4.015 s clip leaving a 399-sample last chunk    | 1 (cues)         | 0     |
+| audio: float32 WAV with NaN / inf samples (render)     | 7 (at the join)  | 4     |
+| settings: --seed -1                                    | 1                | 2     |
+| settings: --set mux.audio_bitrate=zzz                  | 7 (at the join)  | 2     |
+| settings: --set mux.x264_preset=bogus                  | 7 (encoding)     | 2     |
+| settings: --fps 0.001 / --fps 200                      | 0 / 0            | 2 / 2 |
+| batch: --workers 0 / -3                                | 3 (items failed) | 2     |
+| batch: CSV row with extra cells                        | 1                | 2     |
+| batch: binary (non-UTF-8) CSV                          | 1                | 2     |
+| batch: JSONL line that is an array or a scalar         | 1                | 2     |
+| batch: non-string ref/audio/out/transcript             | 1                | 2     |
+| batch: clip.wav + clip.mp3 -> one clip.mp4             | 0, "2 rendered"  | 2     |
+| eval: a text file named .jpg                           | 7                | 4     |
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+from typer.testing import CliRunner
+
+from talkcli.cli.app import app
+from talkcli.errors import AudioError, ExitCode, ImageError
+
+runner = CliRunner()
+
+
+def _one_error(result) -> str:
+    """The single ``error: ... (hint: ...)`` line of a failed command."""
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert "(hint: " in lines[0], lines[0]
+    assert "Traceback" not in result.output and "unexpected" not in lines[0], result.output
+    return lines[0]
+
+
+def _render(tmp_path, ref, audio, *extra):
+    out = tmp_path / "out.mp4"
+    args = ["render", "--ref", str(ref), "--audio", str(audio), "-o", str(out), "--preset", "smoke", "--device", "cpu"]
+    return runner.invoke(app, [*args, *extra]), out
+
+
+@pytest.fixture()
+def speech(tmp_path, example_face):
+    """1 s of the example speech, 16-bit PCM."""
+    samples, sr = sf.read(example_face.parent / "speech.wav", dtype="float32")
+    path = tmp_path / "speech.wav"
+    sf.write(path, samples[:sr], sr, subtype="PCM_16")
+    return path
+
+
+# -- photos -----------------------------------------------------------------------
+
+
+def _png_header_only(path, width: int, height: int) -> None:
+    """A PNG declaring ``width`` x ``height`` 8-bit grey whose IDAT holds only the first rows of zeros.
+
+    load_image refuses a photo from its header, before decoding, so the rest of
+    the 900 MB of a real bomb need not be compressed here.
+    """
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * (width + 1) * 4)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("command", ["render", "inspect"])
+def test_probe_bad_photo_decompression_bomb_png(tmp_path, speech, command):
+    bomb = tmp_path / "bomb.png"
+    _png_header_only(bomb, 30000, 30000)  # 900 MP: past Pillow's own DecompressionBombError ceiling
+    if command == "render":
+        result, out = _render(tmp_path, bomb, speech)
+    else:
+        out = tmp_path / "overlay.png"
+        result = runner.invoke(app, ["inspect", "--ref", str(bomb), "-o", str(out)])
+    assert result.exit_code == ExitCode.INPUT == 4, result.output
+    assert "too large" in _one_error(result)
+    assert not out.exists()
+
+
+def test_probe_bad_photo_over_100_megapixels_refused_from_header(tmp_path):
+    from talkcli.face.image import MAX_PHOTO_PIXELS, load_image
+
+    big = tmp_path / "big.png"
+    _png_header_only(big, 11000, 10000)  # 110 MP: under Pillow's ceiling, over ours
+    assert 11000 * 10000 > MAX_PHOTO_PIXELS
+    with pytest.raises(ImageError, match="too large") as info:
+        load_image(big)
+    assert info.value.exit_code == ExitCode.INPUT and "downscale" in info.value.hint
+
+
+def _face_grey(example_face) -> np.ndarray:
+    return np.asarray(Image.open(example_face).convert("L"), dtype=np.uint8)
+
+
+def test_probe_bad_photo_16bit_greyscale_png_is_scaled_not_white(tmp_path, example_face):
+    from talkcli.face.image import load_image
+
+    grey = _face_grey(example_face)
+    path = tmp_path / "grey16.png"
+    Image.fromarray(grey.astype(np.uint16) * 257).save(path)  # 8-bit v -> 16-bit v * 257
+    assert Image.open(path).mode.startswith("I;16")
+    out = load_image(path)
+    assert out.shape == (*grey.shape, 3) and out.dtype == np.uint8
+    assert np.array_equal(out[..., 0], grey) and np.array_equal(out[..., 1], grey) and np.array_equal(out[..., 2], grey)
+
+
+def test_probe_bad_photo_16bit_greyscale_png_full_range(tmp_path):
+    from talkcli.face.image import load_image
+
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (32, 1))
+    path = tmp_path / "ramp16.png"
+    Image.fromarray(ramp).save(path)
+    out = load_image(path)[..., 0]
+    assert out[0, 0] == 0 and out[0, -1] == 255
+    assert np.all(np.diff(out[0].astype(int)) >= 0)  # monotone, not clipped at 255
+    assert np.abs(out.astype(int) - np.round(ramp / 257)).max() <= 1
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_probe_bad_photo_16bit_rgb_png(tmp_path, channels):
+    import cv2
+
+    from talkcli.face.image import load_image
+
+    rng = np.random.default_rng(0)
+    rgb8 = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    wide = rgb8.astype(np.uint16) * 257
+    if channels == 4:
+        wide = np.dstack([wide, np.full(wide.shape[:2], 65535, np.uint16)])  # opaque
+    path = tmp_path / "rgb16.png"
+    cv2.imwrite(str(path), wide[..., [2, 1, 0, *([3] if channels == 4 else [])]])  # cv2 writes BGR(A)
+    assert np.array_equal(load_image(path), rgb8)
+
+
+def test_probe_bad_photo_12000x8000_full_frame_is_refused():
+    from talkcli.face.image import MAX_FULL_FRAME_PIXELS, MAX_FULL_FRAME_SIDE, check_full_frame_size
+
+    assert MAX_FULL_FRAME_PIXELS == 139_264 * 256 == 35_651_584
+    with pytest.raises(ImageError, match="too large for full-frame") as info:
+        check_full_frame_size((8000, 12000, 3), "big.jpg")
+    assert info.value.exit_code == ExitCode.INPUT
+    assert "--crop-only" in info.value.hint and "downscale" in info.value.hint
+    for shape in [(4320, 7680, 3), (4352, 8192), (600, 512, 3)]:  # 8K UHD; exactly level 6.2's frame
+        check_full_frame_size(shape)
+    for shape in [(4368, 8192), (100, MAX_FULL_FRAME_SIDE + 2), (MAX_FULL_FRAME_SIDE + 2, 100)]:
+        with pytest.raises(ImageError):
+            check_full_frame_size(shape)
