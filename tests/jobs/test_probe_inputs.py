@@ -167,3 +167,64 @@ def test_probe_bad_photo_12000x8000_full_frame_is_refused():
     for shape in [(4368, 8192), (100, MAX_FULL_FRAME_SIDE + 2), (MAX_FULL_FRAME_SIDE + 2, 100)]:
         with pytest.raises(ImageError):
             check_full_frame_size(shape)
+
+
+# -- audio ------------------------------------------------------------------------
+
+
+def _wav(path, samples, subtype="PCM_16"):
+    sf.write(path, np.asarray(samples, np.float32), 16000, subtype=subtype)
+    return path
+
+
+def _tone(n: int) -> np.ndarray:
+    return (0.3 * np.sin(np.arange(n) / 5)).astype(np.float32)
+
+
+def test_probe_bad_audio_300_samples_render(tmp_path, example_face):
+    result, out = _render(tmp_path, example_face, _wav(tmp_path / "tiny.wav", _tone(300)))
+    assert result.exit_code == ExitCode.INPUT == 4, result.output
+    assert "too short" in _one_error(result)
+    assert not out.exists()
+
+
+def test_probe_bad_audio_300_samples_cues(tmp_path):
+    out = tmp_path / "cues.json"
+    result = runner.invoke(app, ["cues", str(_wav(tmp_path / "tiny.wav", _tone(300))), "-o", str(out)])
+    assert result.exit_code == ExitCode.INPUT, result.output
+    assert "too short" in _one_error(result)
+    assert not out.exists()
+
+
+def test_probe_bad_audio_minimum_length_is_decoded(tmp_path):
+    from talkcli.audio.decode import MIN_AUDIO_SAMPLES, decode_audio
+
+    assert MIN_AUDIO_SAMPLES == 800  # 50 ms at 16 kHz
+    assert decode_audio(_wav(tmp_path / "ok.wav", _tone(MIN_AUDIO_SAMPLES))).samples.size == MIN_AUDIO_SAMPLES
+    with pytest.raises(AudioError, match="too short"):
+        decode_audio(_wav(tmp_path / "short.wav", _tone(MIN_AUDIO_SAMPLES - 1)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_probe_bad_audio_nan_samples_render(tmp_path, example_face, bad):
+    samples = _tone(16000)
+    samples[5000:5100] = bad
+    result, out = _render(tmp_path, example_face, _wav(tmp_path / "nan.wav", samples, subtype="FLOAT"))
+    assert result.exit_code == ExitCode.INPUT == 4, result.output
+    assert "NaN or infinite" in _one_error(result)
+    assert not out.exists()
+
+
+def test_probe_bad_audio_nan_found_in_file_backed_samples(tmp_path):
+    """With ``keep_in`` the samples are a FileSamples read in blocks; the scan finds a NaN past the first block."""
+    from talkcli.audio import decode
+
+    samples = _tone(3000)
+    samples[2500] = np.nan
+    path = _wav(tmp_path / "nan.wav", samples, subtype="FLOAT")
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(decode, "_SCAN_BLOCK", 1024)
+        with pytest.raises(AudioError, match=r"first at 0\.156 s"):
+            decode.decode_audio(path, keep_in=keep)
