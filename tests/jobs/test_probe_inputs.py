@@ -205,6 +205,20 @@ def test_probe_bad_audio_minimum_length_is_decoded(tmp_path):
         decode_audio(_wav(tmp_path / "short.wav", _tone(MIN_AUDIO_SAMPLES - 1)))
 
 
+def test_probe_bad_audio_short_last_chunk_recognised(tmp_path):
+    """4.015 s whose quietest 10 ms before 4 s leaves a 399-sample last chunk: pocketsphinx gives no segments."""
+    from talkcli.audio.phonemes import PhoneRecognizer, phone_batches, speech_chunks
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(4.015 * 16000)) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t)) + rng.normal(0, 0.02, t.size)).astype(np.float32)
+    x[int(3.99 * 16000) : int(4.0 * 16000)] *= 0.001
+    last = speech_chunks(x)[-1]
+    assert last.end - last.start <= 400
+    batches = list(phone_batches(x, PhoneRecognizer()))
+    assert batches[-1].end_s == pytest.approx(x.size / 16000)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_probe_bad_audio_nan_samples_render(tmp_path, example_face, bad):
     samples = _tone(16000)
