@@ -242,3 +242,54 @@ def test_probe_bad_audio_nan_found_in_file_backed_samples(tmp_path):
         mp.setattr(decode, "_SCAN_BLOCK", 1024)
         with pytest.raises(AudioError, match=r"first at 0\.156 s"):
             decode.decode_audio(path, keep_in=keep)
+
+
+# -- settings ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flags,needle", [
+    (["--seed", "-1"], "--seed"),
+    (["--seed", str(2**32)], "--seed"),
+    (["--set", "mux.audio_bitrate=zzz"], "mux.audio_bitrate"),
+    (["--set", "mux.audio_bitrate=160"], "mux.audio_bitrate"),  # 160 bits/s: meant 160k
+    (["--set", "mux.x264_preset=bogus"], "mux.x264_preset"),
+    (["--fps", "0.001"], "--fps"),
+    (["--fps", "200"], "--fps"),
+])  # fmt: skip
+def test_probe_bad_settings_refused_before_any_work(tmp_path, speech, example_face, flags, needle):
+    """--seed -1 gave exit 1; a bad bit rate or x264 preset rendered and failed in ffmpeg (exit 7); --fps 0.001 rendered."""
+    result, out = _render(tmp_path, example_face, speech, *flags)
+    assert result.exit_code == ExitCode.USAGE == 2, result.output
+    assert needle in _one_error(result)
+    assert list(tmp_path.iterdir()) == [speech]  # no job folder, no output
+
+
+@pytest.mark.parametrize("value", ["160k", "96000", 96000, "1.5M", "64K", "192k"])
+def test_probe_bad_settings_audio_bitrate_forms_accepted(value):
+    from talkcli.config.settings import load_settings
+
+    assert load_settings(None, {"mux.audio_bitrate": value}).mux.audio_bitrate == str(value)
+
+
+@pytest.mark.parametrize("value", ["zzz", "160kb", "-5k", "1.5G", "", "k", "160 k"])
+def test_probe_bad_settings_audio_bitrate_forms_refused(value):
+    from talkcli.config.settings import load_settings
+    from talkcli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="audio_bitrate"):
+        load_settings(None, {"mux.audio_bitrate": value})
+
+
+def test_probe_bad_settings_limits():
+    from talkcli.config.settings import X264_PRESETS, load_settings
+    from talkcli.errors import ConfigError
+
+    for preset in X264_PRESETS:
+        assert load_settings(None, {"mux.x264_preset": preset}).mux.x264_preset == preset
+    for fps in ["1", "120", "30000/1001", "12.5"]:
+        load_settings(None, {"audio.fps": fps})
+    for seed in [0, 2**32 - 1]:
+        load_settings(None, {"motion.seed": seed})
+    for flags in [{"audio.fps": "0.999"}, {"audio.fps": "121"}, {"motion.seed": -1}, {"mux.x264_preset": "Medium"}]:
+        with pytest.raises(ConfigError):
+            load_settings(None, flags)
