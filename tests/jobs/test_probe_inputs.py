@@ -293,3 +293,99 @@ def test_probe_bad_settings_limits():
     for flags in [{"audio.fps": "0.999"}, {"audio.fps": "121"}, {"motion.seed": -1}, {"mux.x264_preset": "Medium"}]:
         with pytest.raises(ConfigError):
             load_settings(None, flags)
+
+
+# -- batch ------------------------------------------------------------------------
+
+
+def _batch(*args):
+    return runner.invoke(app, ["batch", *map(str, args), "--preset", "smoke", "--progress", "none"])
+
+
+@pytest.mark.parametrize("workers", ["0", "-3", "65"])
+def test_probe_bad_batch_workers(tmp_path, speech, example_face, workers):
+    """--workers 0 / -3 were accepted (and rendered serially): exit 3 or 0 depending on the items."""
+    result = _batch(speech.parent, "--ref", example_face, "--workers", workers)
+    assert result.exit_code == ExitCode.USAGE == 2, result.output
+    assert "--workers" in _one_error(result)
+    assert not (tmp_path / "speech.mp4").exists()
+
+
+def _list(tmp_path, name: str, text: str | bytes):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+@pytest.mark.parametrize("name,text,needle", [
+    ("extra.csv", "ref,audio,out\nface.jpg,a.wav,a.mp4,oops\n", "extra.csv item 1 has 1 more cell(s)"),
+    ("binary.csv", bytes(range(128, 256)) * 4, "binary.csv is not a UTF-8"),
+    ("binary.jsonl", b'{"audio": "\xff\xfe.wav"}\n', "binary.jsonl is not a UTF-8"),
+    ("nul.csv", "ref,audio\nface.jpg,a\0.wav\n", "nul.csv item 1: audio holds a NUL byte"),
+    ("array.jsonl", '[1, 2]\n', "array.jsonl item 1 is a JSON list, not an object"),
+    ("scalar.jsonl", '{"ref": "f.jpg", "audio": "a.wav"}\n"a.wav"\n', "scalar.jsonl item 2 is a JSON str"),
+    ("number.jsonl", '7\n', "number.jsonl item 1 is a JSON int"),
+    ("ref.jsonl", '{"ref": 5, "audio": "a.wav"}\n', "ref.jsonl item 1: ref must be a text path, got 5"),
+    ("audio.jsonl", '{"ref": "f.jpg", "audio": ["a.wav"]}\n', "audio.jsonl item 1: audio must be a text path"),
+    ("out.jsonl", '{"ref": "f.jpg", "audio": "a.wav", "out": {"p": 1}}\n', "out.jsonl item 1: out must be a text path"),
+    ("transcript.jsonl", '{"ref": "f.jpg", "audio": "a.wav", "transcript": true}\n', "transcript must be a text path"),
+    ("name.jsonl", '{"ref": "f.jpg", "audio": "a.wav", "name": 3}\n', "name must be a text path"),
+])  # fmt: skip
+def test_probe_bad_batch_job_lists(tmp_path, name, text, needle):
+    """Each gave exit 1 (AttributeError, UnicodeDecodeError, TypeError) before any item ran."""
+    result = _batch(_list(tmp_path, name, text))
+    assert result.exit_code == ExitCode.USAGE == 2, result.output
+    assert needle in _one_error(result)
+
+
+def test_probe_bad_batch_two_items_one_output_folder(tmp_path, speech, example_face):
+    """clip.wav and clip.mp3 both became clip.mp4: "2 rendered", one file, exit 0."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for suffix in (".wav", ".mp3"):
+        (folder / f"clip{suffix}").write_bytes(speech.read_bytes())  # names matter, not content: refused before decoding
+    result = _batch(folder, "--ref", example_face, "--overwrite")
+    assert result.exit_code == ExitCode.USAGE == 2, result.output
+    line = _one_error(result)
+    assert "clip.mp3" in line and "clip.wav" in line and "clip.mp4" in line and "explicit out" in line
+    assert sorted(p.name for p in folder.iterdir()) == ["clip.mp3", "clip.wav"]
+
+
+def test_probe_bad_batch_two_items_one_output_job_list(tmp_path):
+    jobs = _list(tmp_path, "jobs.jsonl", '{"ref": "f.jpg", "audio": "a.wav", "out": "x.mp4", "name": "first"}\n'
+                                         '{"ref": "f.jpg", "audio": "b.wav", "out": "sub/../x.mp4", "name": "second"}\n')
+    result = _batch(jobs)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    line = _one_error(result)
+    assert "first" in line and "second" in line and "both write" in line
+
+
+def test_probe_bad_batch_output_over_its_own_input(tmp_path):
+    from talkcli.errors import UsageError
+    from talkcli.jobs.batch import plan_batch
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "talk.mp4").write_bytes(b"a video whose audio is the speech")
+    with pytest.raises(UsageError, match="over its own audio"):
+        plan_batch(folder, tmp_path / "face.jpg", None, None)
+    jobs = _list(tmp_path, "jobs.csv", "ref,audio,out\nface.jpg,a.mp4,a.mp4\n")
+    with pytest.raises(UsageError, match="over its own audio"):
+        plan_batch(jobs, None, None, None)
+
+
+def test_probe_bad_batch_rerun_in_place_ignores_earlier_output(tmp_path):
+    """clip.mp4 beside clip.wav is the earlier run's output, not a second item writing clip.mp4."""
+    from talkcli.errors import UsageError
+    from talkcli.jobs.batch import plan_batch
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "clip.wav").write_bytes(b"RIFF")
+    (folder / "clip.mp4").write_bytes(b"rendered before")
+    items = plan_batch(folder, tmp_path / "face.jpg", None, None)
+    assert [(it.audio.name, it.out.name) for it in items] == [("clip.wav", "clip.mp4")]
+    # Into another folder clip.mp4 is an input again, and it and clip.wav would both write elsewhere/clip.mp4.
+    with pytest.raises(UsageError, match="both write"):
+        plan_batch(folder, tmp_path / "face.jpg", None, tmp_path / "elsewhere")
+
