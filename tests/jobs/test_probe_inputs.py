@@ -389,3 +389,16 @@ def test_probe_bad_batch_rerun_in_place_ignores_earlier_output(tmp_path):
     with pytest.raises(UsageError, match="both write"):
         plan_batch(folder, tmp_path / "face.jpg", None, tmp_path / "elsewhere")
 
+
+# -- eval -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["video", "real"])
+def test_probe_bad_eval_text_file_named_jpg(tmp_path, how):
+    """ffmpeg cannot decode the file under measurement: exit 7 (an encode failure) before, exit 4 now."""
+    text = tmp_path / "photo.jpg"
+    text.write_text("hello, this is not an image\n" * 10)
+    args = [str(text)] if how == "video" else ["--real", str(text)]
+    result = runner.invoke(app, ["eval", *args])
+    assert result.exit_code == ExitCode.INPUT == 4, result.output
+    assert "cannot decode" in _one_error(result)
