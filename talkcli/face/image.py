@@ -75,7 +75,7 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"not an image file: {path}", hint="use a JPEG, PNG, WebP or BMP photo") from exc
     except Image.DecompressionBombError as exc:  # Pillow's own ceiling (179 MP), met at Image.open
         raise ImageError(
-            f"image {path} is too large to decode safely ({exc})",
+            f"image too large to decode safely: {path} declares over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels",
             hint=f"downscale the photo below {MAX_PHOTO_PIXELS // 1_000_000} megapixels",
         ) from exc
     except MemoryError as exc:
