@@ -9,7 +9,7 @@ Exit codes measured by running the command before and after the fix
 | photo: 16-bit greyscale PNG                            | 4 ("no face")    | 0     |
 | photo: 16-bit RGB(A) PNG                               | 0 (already fine) | 0     |
 | photo: 100..179 MP / over 179 MP (load_image ceiling) | 0 / 1            | 4 / 4 |
-| photo: 12000x8000, full frame (check_full_frame_size)  | 0, 12 s a frame  | 4 once the pipeline calls it |
+| photo: 12000x8000, full frame (check_full_frame_size)  | 0 (probe: 12 s/frame) | 4 once the pipeline calls it |
 | audio: 300 samples (render, cues; batch traceback)     | 1                | 4     |
 | audio: 4.015 s clip leaving a 399-sample last chunk    | 1 (cues)         | 0     |
 | audio: float32 WAV with NaN / inf samples (render)     | 7 (at the join)  | 4     |
