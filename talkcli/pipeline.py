@@ -52,7 +52,8 @@ def prepare(job: RenderJob, settings: Settings, models: Models, scratch: Path, o
     warn = lambda message: on_event(Notice("warning", message))  # noqa: E731
     on_event(StageStarted("face"))
     t = time.perf_counter()
-    face = read_reference(Path(job.ref), tuple(job.extra_refs), settings.face, models.landmarker, warn)
+    face = read_reference(Path(job.ref), tuple(job.extra_refs), settings.face, models.landmarker, warn,
+                          full_frame=not settings.render.crop_only)
     setup = {"face": time.perf_counter() - t}
     on_event(StageFinished("face", setup["face"]))
 

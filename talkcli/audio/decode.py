@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 
 ANALYSIS_RATE = 16000  # Hz; every audio feature in talk is computed at this rate
 
+# Shortest audio talk renders: 50 ms (800 samples at 16 kHz). The phone
+# recogniser needs at least one 25.6 ms analysis window plus its frame shift
+# (pocketsphinx returns no segmentation at all for 400 samples or fewer), and
+# 50 ms is more than one video frame at every frame rate from 25 fps up.
+MIN_AUDIO_S = 0.05
+MIN_AUDIO_SAMPLES = round(MIN_AUDIO_S * ANALYSIS_RATE)  # 800
+_SCAN_BLOCK = 1 << 20  # samples per block when scanning for non-finite values (4 MB)
+
 # The first "Audio:" stream line ffmpeg prints is the input's first audio stream
 # (input streams are listed before the output's), the one `-map 0:a:0` picks:
 #   Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s
@@ -55,7 +63,8 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None, keep_in: Path | No
 
     Reads anything ffmpeg reads, including the audio track of a video file.
     Raises ``AudioError`` when the file is missing, is not decodable, has no
-    audio stream or holds no samples; ``EnvironmentProblem`` when no ffmpeg.
+    audio stream, holds no samples, is shorter than ``MIN_AUDIO_S`` seconds or
+    holds NaN/infinite samples; ``EnvironmentProblem`` when no ffmpeg.
     """
     path = Path(path)
     if not path.exists():
@@ -121,6 +130,7 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None, keep_in: Path | No
         )
     stream = header["audio"] or {}
     source_rate, source_channels = stream.get("sample_rate") or None, stream.get("channels") or None
+    _check_usable(samples, path)
     return DecodedAudio(
         samples=samples,
         sample_rate=ANALYSIS_RATE,
@@ -129,6 +139,28 @@ def decode_audio(path: str | Path, ffmpeg: str | None = None, keep_in: Path | No
         source_channels=source_channels,
         duration_s=samples.size / ANALYSIS_RATE,
     )
+
+
+def _check_usable(samples, path: Path) -> None:
+    """Refuse audio too short for one frame's analysis, or holding NaN/inf samples (``AudioError``).
+
+    ``samples`` may be a ``FileSamples``: it is scanned in blocks, never read whole.
+    """
+    n = samples.size
+    if n < MIN_AUDIO_SAMPLES:
+        raise AudioError(
+            f"{path} is too short: {n / ANALYSIS_RATE * 1000:.1f} ms of audio, talk needs at least {MIN_AUDIO_S * 1000:.0f} ms",
+            hint="pass a longer speech recording",
+        )
+    for a in range(0, n, _SCAN_BLOCK):
+        block = np.asarray(samples[a : a + _SCAN_BLOCK])
+        finite = np.isfinite(block)
+        if not finite.all():
+            first = a + int(np.argmin(finite))
+            raise AudioError(
+                f"{path} holds NaN or infinite samples (the first at {first / ANALYSIS_RATE:.3f} s)",
+                hint="the float recording is corrupt; export it again, e.g. as 16-bit PCM WAV",
+            )
 
 
 def _wav_shortfall(path: Path) -> tuple[int, int] | None:

@@ -258,9 +258,11 @@ class PhoneRecognizer:
         d.start_utt()
         d.process_raw(_to_pcm16(samples), full_utt=True)
         d.end_utt()
+        # No segmentation at all (None) for a chunk of 400 samples or fewer: the short
+        # tail chunk speech_chunks leaves when a clip runs just past a cut.
         return [
             Phone(seg.word, offset_s + seg.start_frame * SECONDS_PER_PS_FRAME, offset_s + (seg.end_frame + 1) * SECONDS_PER_PS_FRAME)
-            for seg in d.seg()
+            for seg in d.seg() or ()
         ]
 
     def _two_pass(self, pcm: bytes, words: list[str], wides: tuple[bool, ...] = (False, True)):

@@ -10,7 +10,9 @@ from typing import Optional
 import typer
 
 from talkcli.cli.common import app, err, guarded
-from talkcli.errors import ExitCode
+from talkcli.errors import ExitCode, UsageError
+
+MAX_WORKERS = 64  # processes; each loads its own models
 
 
 @app.command()
@@ -19,7 +21,7 @@ def batch(
     ref: Optional[Path] = typer.Option(None, "--ref", help="The photo for every item of an audio folder (or list rows without ref)."),
     refs: Optional[Path] = typer.Option(None, "--refs", help="A folder of photos paired with the audio files by file stem."),
     out_dir: Optional[Path] = typer.Option(None, "-o", "--out-dir", help="Where outputs go for an audio folder. [default: beside the audio]"),
-    workers: int = typer.Option(1, "--workers", "-j", help="Render this many items at once, each in its own process."),
+    workers: int = typer.Option(1, "--workers", "-j", help="Render this many items at once (1..64), each in its own process."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset for every item."),
     config: Optional[Path] = typer.Option(None, "--config", help="Job file (TOML) for every item; per-item options win over it."),
     set_: list[str] = typer.Option([], "--set", help="Any setting, e.g. --set mux.crf=23 (wins over everything)."),
@@ -32,11 +34,13 @@ def batch(
     from rich.live import Live
     from rich.table import Table
 
-    with guarded(traceback):
+    with guarded(traceback, json_errors=progress == "json"):
         from talkcli.config.settings import load_settings, parse_assignment
         from talkcli.events import StageProgress
         from talkcli.jobs.batch import plan_batch, run_batch
 
+        if not 1 <= workers <= MAX_WORKERS:
+            raise UsageError(f"--workers must be 1 to {MAX_WORKERS}, got {workers}", hint="1 renders one item at a time; each worker loads its own models")
         flags = dict(parse_assignment(text) for text in set_)
         load_settings(preset, flags, job_file=config)  # fail fast on bad settings, before any item runs
         items = plan_batch(source, ref, refs, out_dir)

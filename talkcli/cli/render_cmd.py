@@ -80,7 +80,7 @@ def render(
     """Render a talking-head video: talk render --ref face.jpg --audio speech.wav -o out.mp4
 
     Rerunning the same command after a crash or Ctrl-C resumes the job."""
-    with guarded(traceback):
+    with guarded(traceback, json_errors=progress == "json"):
         from talkcli.api import RenderJob
         from talkcli.api import render as run_render
         from talkcli.config.settings import load_settings, parse_assignment
@@ -129,7 +129,7 @@ def resume(
     traceback: bool = typer.Option(False, "--traceback", help="Show the full stack trace on errors."),
 ) -> None:
     """Finish an interrupted render from its job directory, with its recorded inputs and settings."""
-    with guarded(traceback):
+    with guarded(traceback, json_errors=progress == "json"):
         from talkcli.api import render as run_render
         from talkcli.jobs.resume import job_from_manifest
 

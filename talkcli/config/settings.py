@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -153,6 +154,22 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
     return value
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+MIN_FPS, MAX_FPS = 1, 120  # frames per second a render accepts (the plan itself reads up to 240 for measuring)
+MAX_SEED = 2**32 - 1  # numpy's seed range
+# ffmpeg's bit rate forms: 160k, 96000, 1.5M (decimal SI suffixes; a number may have a fraction with a suffix).
+_BITRATE = re.compile(r"(?:\d+|\d*\.\d+)[kKM]?")
+
+
+def bitrate_bps(text: str) -> float | None:
+    """Bits per second of an ffmpeg bit rate such as ``160k``, ``96000`` or ``1.5M``; None when not of that form."""
+    text = text.strip()
+    if not _BITRATE.fullmatch(text):
+        return None
+    scale = {"k": 1e3, "K": 1e3, "M": 1e6}.get(text[-1], 1.0)
+    return float(text.rstrip("kKM")) * scale
+
+
 def _validate(s: Settings) -> None:
     if not 64 <= s.face.size <= 2048 or s.face.size % 2:
         raise ConfigError(f"face.size must be an even number of pixels from 64 to 2048, got {s.face.size}", hint="try --size 512")
@@ -160,13 +177,17 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"face.face_fraction must be in 0.2..0.9, got {s.face.face_fraction}")
     if s.face.face_index is not None and s.face.face_index < 0:
         raise ConfigError("--face-index must be 0 or more", hint="0 is the largest face")
-    s.audio.frame_rate  # raises ConfigError when it is not a frame rate
+    fps = s.audio.frame_rate  # raises ConfigError when it is not a frame rate
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise ConfigError(f"--fps must be {MIN_FPS} to {MAX_FPS} frames per second, got {s.audio.fps}", hint="try --fps 25")
     if not 1 <= s.audio.frames_per_block <= 64:
         raise ConfigError("audio.frames_per_block must be 1..64")
     if not s.audio.lang or not s.audio.lang.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"--lang must be a language code such as en or de, got {s.audio.lang!r}")
     if not 2.0 <= s.audio.max_chunk_s <= 60.0:
         raise ConfigError("audio.max_chunk_s must be 2..60 seconds")
+    if not 0 <= s.motion.seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be 0 to {MAX_SEED} (2**32 - 1), got {s.motion.seed}", hint="e.g. --seed 7")
     if not 0.0 <= s.motion.head_motion <= 2.0:
         raise ConfigError(f"--head-motion must be 0..2, got {s.motion.head_motion}")
     if s.motion.blink_interval_s <= 0.5:
@@ -191,6 +212,14 @@ def _validate(s: Settings) -> None:
         raise ConfigError("mux.x264_threads must be 0 (automatic) to 64")
     if not 0 <= s.mux.crf <= 51:
         raise ConfigError("mux.crf must be 0..51")
+    if s.mux.x264_preset not in X264_PRESETS:
+        raise ConfigError(f"mux.x264_preset must be one of x264's presets, got {s.mux.x264_preset!r}", hint=", ".join(X264_PRESETS))
+    bps = bitrate_bps(s.mux.audio_bitrate)
+    if bps is None or not 8_000 <= bps <= 10_000_000:  # below 8k is a "160" meant as 160k; ffmpeg clamps high ones
+        raise ConfigError(
+            f"mux.audio_bitrate must be a bit rate from 8k to 10M bits/s, got {s.mux.audio_bitrate!r}",
+            hint="e.g. --set mux.audio_bitrate=160k (forms: 160k, 96000, 1.5M; k = 1000, M = 1000000)",
+        )
 
 
 def read_sections(path: Path, what: str) -> dict[str, dict[str, Any]]:
@@ -266,8 +295,8 @@ def load_settings(
             for attr, value in layer.get(section, {}).items():
                 if attr not in types:
                     raise ConfigError(f"unknown setting {section}.{attr} ({origin})", hint=f"{section} has: {', '.join(types)}")
-                if (section, attr) == ("audio", "fps") and isinstance(value, (int, float)) and not isinstance(value, bool):
-                    value = str(value)  # fps = 25 in a preset reads as naturally as "30000/1001"
+                if (section, attr) in (("audio", "fps"), ("mux", "audio_bitrate")) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    value = str(value)  # fps = 25 / audio_bitrate = 96000 read as naturally as "30000/1001" / "160k"
                 values[attr] = _coerce(f"{section}.{attr}", value, types[attr])
                 sources[f"{section}.{attr}"] = origin
         built[section] = cls(**values)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -238,6 +239,21 @@ def _reference(image: np.ndarray, source: str) -> np.ndarray:
     return choose_face(faces, None, source).landmarks[:, :2]
 
 
+@contextmanager
+def _undecodable_is_input_error(path: Path):
+    """ffmpeg failing to decode the file under measurement is the input's fault (exit 4), not an encode failure (7)."""
+    from talkcli.errors import FfmpegError
+
+    try:
+        yield
+    except FfmpegError as exc:
+        detail = exc.message.split(" failed: ", 1)[-1]
+        raise InputError(
+            f"cannot decode {path}: {detail}",
+            hint="talk eval measures a video file (MP4, MOV, MPG, ...); check that it plays",
+        ) from exc
+
+
 def analyse_video(
     path: Path,
     *,
@@ -257,7 +273,8 @@ def analyse_video(
     from talkcli.mux.ffmpeg import probe, read_media_meta
 
     path = Path(path)
-    info = probe(path, ffmpeg)
+    with _undecodable_is_input_error(path):
+        info = probe(path, ffmpeg)
     if info.video is None or info.video.n_frames == 0:
         raise InputError(f"{path} has no video frames", hint="talk eval measures a video file (MP4, MOV, MPG, ...)")
     if info.audio is None:
@@ -503,7 +520,8 @@ def evaluate(
             from talkcli.eval.track import grab_frames
 
             real = Path(real)
-            real_first = grab_frames(real, [0], ffmpeg).get(0)
+            with _undecodable_is_input_error(real):
+                real_first = grab_frames(real, [0], ffmpeg).get(0)
             if real_first is None:
                 raise InputError(f"{real} has no video frames", hint="--real takes a talking video with its audio")
             real_lm = _reference(real_first, f"the first frame of {real}")

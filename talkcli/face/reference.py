@@ -27,16 +27,19 @@ class ReferenceFace:
 
 
 def read_reference(ref: Path, extra_refs: tuple[Path, ...], settings: FaceSettings, landmarker,
-                   warn=lambda message: None) -> ReferenceFace:
+                   warn=lambda message: None, full_frame: bool = False) -> ReferenceFace:
     """Read ``ref``, choose its face (``settings.face_index``), crop it; the same for ``extra_refs``.
 
+    ``full_frame``: the photo itself becomes the video, so it must fit H.264 (ImageError if not).
     ``warn(message)`` hears that a photo holds several faces.
     """
     from talkcli.face.crop import face_crop
     from talkcli.face.detect import choose_face
-    from talkcli.face.image import load_image
+    from talkcli.face.image import check_full_frame_size, load_image
 
     photo = load_image(ref)
+    if full_frame:
+        check_full_frame_size(photo.shape, ref)
     faces = landmarker.faces(photo)
     face = choose_face(faces, settings.face_index, str(ref))
     if len(faces) > 1:

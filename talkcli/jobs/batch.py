@@ -61,30 +61,98 @@ def _options(row: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _read_rows(source: Path) -> list[Any]:
+    """The rows of a .csv or .jsonl job list, as read (validated by ``_check_row``)."""
+    suffix = source.suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".ndjson"):
+        raise UsageError(f"unknown job list format: {source.name}", hint="use .csv or .jsonl, or a folder of audio files")
+    try:
+        text = source.read_text(encoding="utf-8-sig")  # a BOM from a spreadsheet export is not part of the first column
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{source.name} is not a UTF-8 text job list (byte {exc.start} cannot be decoded)",
+            hint="save the job list as UTF-8 text (CSV or JSON lines)",
+        ) from None
+    if suffix == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        try:
+            return list(reader)
+        except csv.Error as exc:
+            raise UsageError(f"{source.name} line {reader.line_num} is not valid CSV: {exc}", hint="save the job list as plain CSV text") from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{source.name} line {n} is not JSON: {exc.msg}", hint="one JSON object per line") from exc
+    return rows
+
+
+def _check_row(row: Any, where: str) -> dict[str, Any]:
+    """A job list row as a dict whose item keys (ref, audio, out, transcript, name) hold text; UsageError otherwise."""
+    if not isinstance(row, dict):
+        raise UsageError(
+            f"{where} is a JSON {type(row).__name__}, not an object",
+            hint='write each line as an object: {"ref": "face.jpg", "audio": "a.wav", "out": "a.mp4"}',
+        )
+    if None in row:  # csv.DictReader keeps cells past the header's columns under None
+        raise UsageError(
+            f"{where} has {len(row[None])} more cell(s) than the header's {len(row) - 1} columns",
+            hint="quote cells that hold commas, or add the missing column names to the header",
+        )
+    for key in (*sorted(ITEM_KEYS), "name"):
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            shown = json.dumps(value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise UsageError(f"{where}: {key} must be a text path, got {shown}", hint=f'quote it: "{key}": "..."')
+        if value is not None and "\0" in value:
+            raise UsageError(f"{where}: {key} holds a NUL byte", hint="the job list may be binary or corrupt; save it as plain text")
+    return row
+
+
+def _check_outputs(items: list[BatchItem], source: Path) -> None:
+    """Refuse a batch in which two items write one file, or an item writes over its own input."""
+    seen: dict[Path, BatchItem] = {}
+    for item in items:
+        if item.status == "failed":  # never renders, writes nothing
+            continue
+        out = item.out.resolve()
+        for kind, path in (("audio", item.audio), ("photo", item.ref)):
+            if path.resolve() == out:
+                raise UsageError(
+                    f"{source.name}: item {item.name} would write its output over its own {kind} {path}",
+                    hint="give the item another output path, or -o another folder",
+                )
+        other = seen.get(out)
+        if other is not None:
+            raise UsageError(
+                f"{source.name}: items {other.name} ({other.audio.name}) and {item.name} ({item.audio.name}) would both write {item.out}",
+                hint="use a .csv or .jsonl job list with an explicit out for each item, or rename one of the inputs",
+            )
+        seen[out] = item
+
+
 def plan_batch(source: Path, ref: Path | None, refs_dir: Path | None, out_dir: Path | None) -> list[BatchItem]:
-    """The items of a batch, in a stable order."""
+    """The items of a batch, in a stable order.
+
+    Raises ``UsageError`` for a job list that cannot be read (not UTF-8, bad CSV
+    or JSON, a row that is not an object, extra CSV cells, a path that is not
+    text), and when two items would write the same output or an item would
+    write over its own input. In a folder, an audio file that is another
+    file's output (clip.mp4 beside clip.wav, from an earlier run) is not an item.
+    """
     source = Path(source)
     if not source.exists():
         raise InputError(f"batch source not found: {source}", hint="give a folder of audio files or a .csv/.jsonl job list")
     items: list[BatchItem] = []
     if source.is_file():
         base = source.parent
-        rows: list[dict[str, Any]]
-        if source.suffix.lower() == ".csv":
-            with open(source, newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f))
-        elif source.suffix.lower() in (".jsonl", ".ndjson"):
-            rows = []
-            for n, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as exc:
-                        raise UsageError(f"{source.name} line {n} is not JSON: {exc.msg}") from exc
-        else:
-            raise UsageError(f"unknown job list format: {source.name}", hint="use .csv or .jsonl, or a folder of audio files")
+        rows = _read_rows(source)
         for n, row in enumerate(rows, 1):
             where = f"{source.name} item {n}"
+            row = _check_row(row, where)
             missing = [k for k in ("audio",) if not row.get(k)]
             if missing or not (row.get("ref") or ref):
                 raise UsageError(f"{where}: needs audio and ref", hint="or pass --ref for all items")
@@ -97,11 +165,14 @@ def plan_batch(source: Path, ref: Path | None, refs_dir: Path | None, out_dir: P
                 transcript=base / row["transcript"] if row.get("transcript") else None,
                 options=_options({k: v for k, v in row.items() if k != "name"}, where),
             ))  # fmt: skip
+        _check_outputs(items, source)
         return items
     audios = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    out_dir = Path(out_dir) if out_dir else source
+    outputs = {(out_dir / f"{a.stem}.mp4").resolve() for a in audios if a.suffix.lower() != ".mp4"}
+    audios = [a for a in audios if a.resolve() not in outputs]  # an earlier run's clip.mp4 beside clip.wav
     if not audios:
         raise InputError(f"no audio files in {source}", hint=f"expected files ending in {', '.join(sorted(AUDIO_SUFFIXES))}")
-    out_dir = Path(out_dir) if out_dir else source
     photos = {}
     if refs_dir is not None:
         photos = {p.stem: p for p in sorted(Path(refs_dir).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
@@ -116,6 +187,7 @@ def plan_batch(source: Path, ref: Path | None, refs_dir: Path | None, out_dir: P
         if photo is None:
             item.status, item.message = "failed", f"no photo named {audio.stem}.* in {refs_dir}"
         items.append(item)
+    _check_outputs(items, source)
     return items
 
 

@@ -75,7 +75,11 @@ def check_job(job: RenderJob, settings: Settings) -> Checked:
     if not audio.is_file():
         raise AudioError(f"audio file not found: {audio}", hint="check the --audio path")
     inputs = list(input_paths(ref, audio, job.transcript, job.extra_refs).values())
-    if not to_stdout:
+    if to_stdout:
+        from talkcli.mux.concat import check_stdout_output
+
+        check_stdout_output()  # a closed standard output fails now, not after the render
+    else:
         check_output_name(out)
         check_output_kind(out)
         check_output_path(out, inputs, job.overwrite)
