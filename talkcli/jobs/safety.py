@@ -24,21 +24,22 @@ from pathlib import Path
 from typing import Iterator
 
 from talkcli.errors import OutputError, UsageError
-from talkcli.jobs.manifest import LOCK, MANIFEST, JobLock, Manifest
+from talkcli.jobs.manifest import LOCK, MANIFEST, JobLock
 
 NAME_MAX = 255  # bytes in one file name on Linux filesystems
 
 
 def discard_job(job_dir: Path) -> None:
-    """``--fresh``: delete ``job_dir`` when it is provably a job (its manifest verifies, no foreign
-    files) and no one renders it; UsageError for any other folder, JobLocked when it is busy."""
+    """``--fresh``: delete ``job_dir`` when it is provably a job (a manifest, nothing but talk's own
+    files) and no one renders it; UsageError for any other folder, JobLocked when it is busy.
+
+    A damaged manifest still counts: ``--fresh`` is what the damaged-manifest error suggests."""
     if not job_dir.exists() and not job_dir.is_symlink():
         return
     if job_dir.is_symlink() or not job_dir.is_dir():
         raise UsageError(f"--job-dir {job_dir} is not a job folder; --fresh deletes only job folders", hint="give a new folder name, or leave --job-dir out")
-    manifest = Manifest.load(job_dir)  # JobError when damaged: the user removes it by hand
     foreign = [p.name for p in job_dir.iterdir() if not _job_file(p.name)]
-    if manifest is None or foreign:
+    if not (job_dir / MANIFEST).is_file() or foreign:
         what = f"it holds files talk did not write ({', '.join(sorted(foreign)[:3])})" if foreign else "it has no job manifest"
         raise UsageError(f"refusing --fresh on {job_dir}: {what}", hint="give a new folder as --job-dir, or delete it yourself")
     with JobLock(job_dir):  # JobLocked (exit 8) while another process renders it
