@@ -15,23 +15,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from talkcli.cli.app import app
+from cli_render import one_error as _one_error, render_cli as _render
 from talkcli.errors import ExitCode
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
-
-
-def _render(tmp_path, ref, audio, *extra):
-    out = tmp_path / "out.mp4"
-    result = runner.invoke(app, ["render", "--ref", str(ref), "--audio", str(audio), "-o", str(out),
-                                 "--preset", "smoke", "--device", "cpu", *extra])  # fmt: skip
-    return result, out
-
-
-def _one_error(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 @pytest.fixture()

@@ -38,24 +38,14 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from talkcli.cli.app import app
+from cli_render import one_error, render_cli as _render
 from talkcli.errors import AudioError, ExitCode, ImageError
 
 runner = CliRunner()
 
 
 def _one_error(result) -> str:
-    """The single ``error: ... (hint: ...)`` line of a failed command."""
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert "(hint: " in lines[0], lines[0]
-    assert "Traceback" not in result.output and "unexpected" not in lines[0], result.output
-    return lines[0]
-
-
-def _render(tmp_path, ref, audio, *extra):
-    out = tmp_path / "out.mp4"
-    args = ["render", "--ref", str(ref), "--audio", str(audio), "-o", str(out), "--preset", "smoke", "--device", "cpu"]
-    return runner.invoke(app, [*args, *extra]), out
+    return one_error(result, hint=True)
 
 
 @pytest.fixture()
