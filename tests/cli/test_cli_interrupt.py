@@ -35,7 +35,10 @@ def test_sigint_mid_render_then_resume(tmp_path, example_face):
                 return 0
         return 0
 
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    # A shell that starts the test suite in the background (cmd &) ignores SIGINT in its children,
+    # and Python keeps an ignored SIGINT ignored: give the render the default disposition back.
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     # Wait until the first segment is finished (the manifest says so), then press Ctrl-C.
     while time.time() < deadline and segments_done() < 1:
