@@ -13,6 +13,16 @@ start and model loading included), median of --runs.
 
 Speech: the given --audio, else the LJ Speech clip in ../shared/real-inputs
 when present, else examples/speech.wav repeated; cut to --seconds.
+
+With ``--sweep``, instead: a photo-size sweep. A real portrait (--ref, else the
+640x960 Flickr portrait in ../shared/real-inputs when present, else the
+example) at its own size and resized (Lanczos) to 0.3, 1, 2, 8 and 12
+megapixels, plus a 1080x1920 phone-video frame cut from it; each rendered full
+frame and crop-only with the default settings, printing per row the photo, the
+output size, end-to-end fps, render and encode ms per frame and peak RSS
+(medians of --runs):
+
+    python benchmarks/speed.py --sweep [--runs 3] [--seconds 20] [--sizes 0.3 1 2 8 12]
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SPEECH = ROOT.parent / "shared" / "real-inputs" / "audio" / "en_ljspeech_seven_wonders_72s.mp3"
+SHARED_PORTRAIT = ROOT.parent / "shared" / "real-inputs" / "portraits" / "flickr_hawee_frosty_open_smile.jpg"
 
 
 def make_speech(seconds: float, source: Path | None, workdir: Path) -> Path:
@@ -60,6 +71,57 @@ def one_run(ref: str, audio: str, out: str, crop_only: bool) -> None:
     }))
 
 
+def median_run(ref: Path, speech: Path, out: Path, mode: str, runs: int) -> dict:
+    """Median figures of ``runs`` renders, each in its own process."""
+    got = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, __file__, "--one", str(ref), str(speech), str(out), mode],
+                              capture_output=True, text=True, check=True)
+        got.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    med = {k: statistics.median(r[k] for r in got) for k in ("e2e_fps", "loop_fps", "rss_mb")}
+    med["stages"] = {k: statistics.median(r["stages"].get(k, 0.0) for r in got) for k in got[0]["stages"]}
+    med["size"] = got[0]["size"]
+    med["all"] = [r["e2e_fps"] for r in got]
+    return med
+
+
+def sweep_photos(source: Path, sizes: list[float], work: Path) -> list[tuple[str, Path]]:
+    """(label, path) of the source photo at its own size, at each size in megapixels, and 1080x1920."""
+    from PIL import Image
+
+    img = Image.open(source).convert("RGB")
+    w, h = img.size
+    out = [(f"own {w}x{h}", source)]
+    for mp in sizes:
+        k = (mp * 1e6 / (w * h)) ** 0.5
+        size = (round(w * k), round(h * k))
+        path = work / f"photo_{mp:g}mp.png"
+        img.resize(size, Image.LANCZOS).save(path)
+        out.append((f"{mp:g} MP {size[0]}x{size[1]}", path))
+    k = max(1080 / w, 1920 / h)  # a phone video's frame: cover 1080x1920, cut the middle
+    big = img.resize((round(w * k), round(h * k)), Image.LANCZOS)
+    x0, y0 = (big.width - 1080) // 2, (big.height - 1920) // 2
+    path = work / "photo_1080x1920.png"
+    big.crop((x0, y0, x0 + 1080, y0 + 1920)).save(path)
+    out.append(("1080x1920", path))
+    return out
+
+
+def sweep(args) -> None:
+    source = args.ref if args.ref != ROOT / "examples" / "face.jpg" or not SHARED_PORTRAIT.exists() else SHARED_PORTRAIT
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        speech = make_speech(args.seconds, args.audio, work)
+        print(f"photo-size sweep: {source.name}, {args.seconds:.0f} s of speech, default settings, {args.runs} runs each, CPU")
+        print(f"{'photo':>22} {'mode':>5} {'output':>10} {'e2e fps':>8} {'render ms':>9} {'encode ms':>9} {'RSS MB':>7}  all runs")
+        for label, photo in sweep_photos(source, args.sizes, work):
+            for mode in ("full", "crop"):
+                m = median_run(photo, speech, work / "out.mp4", mode, args.runs)
+                st = m["stages"]
+                print(f"{label:>22} {mode:>5} {m['size']:>10} {m['e2e_fps']:8.1f} {st.get('render', 0):9.2f} "
+                      f"{st.get('encode', 0):9.2f} {m['rss_mb']:7.0f}  {', '.join('%.1f' % f for f in m['all'])}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -67,10 +129,15 @@ def main() -> None:
     ap.add_argument("--ref", type=Path, default=ROOT / "examples" / "face.jpg")
     ap.add_argument("--audio", type=Path, default=None)
     ap.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--sweep", action="store_true", help="photo-size sweep instead (see above)")
+    ap.add_argument("--sizes", type=float, nargs="+", default=[0.3, 1, 2, 8, 12], help="megapixels for --sweep")
     args = ap.parse_args()
     if args.one:
         ref, audio, out, crop = args.one
         one_run(ref, audio, out, crop == "crop")
+        return
+    if args.sweep:
+        sweep(args)
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -60,16 +60,17 @@ def choose_driver(settings: Settings, samples: np.ndarray, transcript: str | Non
                        uses_transcript=False)  # fmt: skip
 
 
-def choose_frame_source(settings: Settings, face: ReferenceFace, device: str, detail: bool) -> FrameSource:
+def choose_frame_source(settings: Settings, face: ReferenceFace, device: str, detail: bool, pasted: bool = True) -> FrameSource:
     """The frame source for ``settings``: the photo warp of ``face``'s crop.
 
-    ``detail``: paste-back adds full-resolution detail, so frames carry their warp maps.
+    ``pasted``: frames go to paste-back (they say where they changed); ``detail``: paste-back
+    adds full-resolution detail, so frames carry their warp maps.
     """
     from talkcli.render.frames import FrameRenderer
 
     render = settings.render
     return FrameRenderer(
-        face.crop, face.crop_landmarks, map_scale=render.map_scale, detail=detail, device=device,
+        face.crop, face.crop_landmarks, map_scale=render.map_scale, detail=detail, pasted=pasted, device=device,
         expression=render.expression, extra_refs=list(face.extra) or None,
         rest_gap=0.0 if render.rest_lips == "closed" else 1.0,
     )  # fmt: skip

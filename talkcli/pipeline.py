@@ -155,7 +155,7 @@ def build_chain(prepared: Prepared, settings: Settings, models: Models, device: 
 
     face = prepared.face
     paste = None if settings.render.crop_only else PasteBack(face.photo, face.geometry)
-    source = choose_frame_source(settings, face, device, detail=paste is not None and paste.detail)
+    source = choose_frame_source(settings, face, device, detail=paste is not None and paste.detail, pasted=paste is not None)
     warn = lambda message: on_event(Notice("warning", message))  # noqa: E731
     driver = choose_driver(settings, prepared.speech.audio.samples, transcript, models, warn)
     motion = driver.start(prepared.speech.plan, saved_state, clock)

@@ -59,9 +59,10 @@ def _inpaint_head(crop: np.ndarray, matte: np.ndarray, body: np.ndarray) -> np.n
 class FrameRenderer:
     """The photo warp: renders crop frames for motion blocks, each with what paste-back needs.
 
-    A ``FrameSource`` (``talkcli.render.source``). ``detail``: paste-back adds the photo's
-    full-resolution detail (``PasteBack.detail``), so each frame carries its warp map, head
-    coverage and drawn layers in its ``PasteData``.
+    A ``FrameSource`` (``talkcli.render.source``). ``pasted``: frames go to paste-back, so each
+    carries the box where it differs from the crop. ``detail``: paste-back adds the photo's
+    full-resolution detail (``PasteBack.detail``), so each frame also carries its warp map,
+    head coverage and drawn layers in its ``PasteData``.
 
     ``expression`` (0..1): how much of the photo's own mouth expression is kept
     at rest (1: as photographed; 0: relaxed, lips closed). ``person_matte``:
@@ -75,7 +76,7 @@ class FrameRenderer:
     """
 
     def __init__(self, crop: np.ndarray, crop_landmarks: np.ndarray, *, map_scale: float = 0.5,
-                 detail: bool = False, device: str = "cpu", expression: float = 1.0,
+                 detail: bool = False, pasted: bool = False, device: str = "cpu", expression: float = 1.0,
                  rest_gap: float | None = None,
                  person_matte: np.ndarray | None | bool = None,
                  extra_refs: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
@@ -110,6 +111,7 @@ class FrameRenderer:
         self._clean_lips = lips_without_teeth(self.crop, lm) if own_teeth else None
         self._lip_box_idx = topo.LIPS_OUTER_UPPER + topo.LIPS_OUTER_LOWER
         self.detail = detail
+        self.pasted = pasted or detail  # frames go to paste-back: each says where it differs from the crop
         self.device = device
         self._torch_remap = None
         if device != "cpu":
@@ -159,9 +161,11 @@ class FrameRenderer:
             paste = PasteData(rest=not gazing)
             if gazing:
                 self.eyes.shift_gaze(frame, target, np.asarray(gaze, np.float64))
+                changed = self._changed(frame)
+                paste = PasteData(changed=changed)
                 if detail:
                     ident = self.warper.identity
-                    paste = PasteData(map_x=ident[0], map_y=ident[1], layers=self._layers(target, 0.0, 0.0, True))
+                    paste = PasteData(changed=changed, map_x=ident[0], map_y=ident[1], layers=self._layers(target, 0.0, 0.0, True))
             return CropFrame(frame, paste)
         map_x, map_y = self.warper.backward_map(target, self.rig.source, self._seam_boxes(target, blink))
         alpha = None
@@ -196,7 +200,7 @@ class FrameRenderer:
         covered = self.refs.blend(frame, target, skull) if self.refs is not None else None
         layers = self._layers(target, strength, blink, gazing, covered) if detail else None
         if self.matte is None:
-            return CropFrame(frame, PasteData(map_x=map_x, map_y=map_y, layers=layers))
+            return CropFrame(frame, PasteData(changed=self._changed(frame), map_x=map_x, map_y=map_y, layers=layers))
         # Head layer over the still layer. The background behind the head fades in with the
         # head's own (rigid) motion; a moving jaw reveals nothing but the neck, which the still
         # layer keeps as photographed.
@@ -209,7 +213,16 @@ class FrameRenderer:
         from talkcli.render.kernels import composite_head
 
         composite_head(frame, alpha, self.crop, self.background, int(round(256 * k)))
-        return CropFrame(frame, PasteData(map_x=map_x, map_y=map_y, alpha=coverage, layers=layers))
+        return CropFrame(frame, PasteData(changed=self._changed(frame), map_x=map_x, map_y=map_y, alpha=coverage, layers=layers))
+
+    def _changed(self, frame: np.ndarray) -> tuple[int, int, int, int] | None:
+        """The box of crop pixels where ``frame`` differs from the photo's crop (paste-back computes
+        only there); None when the frame is not pasted."""
+        if not self.pasted:
+            return None
+        from talkcli.render.kernels import changed_box
+
+        return changed_box(frame, self.crop)
 
     def _seam_boxes(self, target: np.ndarray, blink: float) -> list[tuple[int, int, int, int]]:
         """Boxes around the mouth (and the eyes, while they blink), where the warp's map is

@@ -199,6 +199,79 @@ def composite_head(frame: np.ndarray, alpha: np.ndarray, crop: np.ndarray, backg
                     frame[i, j, c] = (np.int32(frame[i, j, c]) * a + still * (255 - a) + 127) // 255
 
 
+@_jit
+def changed_box(a: np.ndarray, b: np.ndarray) -> tuple:  # pragma: no cover - compiled
+    """``(x0, y0, x1, y1)``: the smallest box (end exclusive) holding every pixel where the
+    ``(H, W, C)`` images differ; ``(0, 0, 0, 0)`` when they are equal."""
+    h, w, c = a.shape
+    x0, y0, x1, y1 = w, h, 0, 0
+    for i in range(h):
+        for j in range(w):
+            for k in range(c):
+                if a[i, j, k] != b[i, j, k]:
+                    if j < x0:
+                        x0 = j
+                    if j >= x1:
+                        x1 = j + 1
+                    if i < y0:
+                        y0 = i
+                    y1 = i + 1
+                    break
+    if x1 == 0:
+        return 0, 0, 0, 0
+    return x0, y0, x1, y1
+
+
+def _jit_parallel(fn):
+    try:
+        return numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)(fn)
+    except RuntimeError:  # numba found no writable cache folder
+        return numba.njit(nogil=True, fastmath=True, parallel=True)(fn)
+
+
+@_jit_parallel
+def blend_region(out: np.ndarray, photo: np.ndarray, warped: np.ndarray, feather: np.ndarray, box: tuple,
+                 region: tuple, ramp: float, detail: bool, moved: np.ndarray, fields: np.ndarray,
+                 photo_detail: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Blend a pasted crop into ``out`` (a copy of ``photo``, ``(H, W, 3) uint8``) inside
+    ``region`` (photo pixels ``x0, y0, x1, y1``, end exclusive); rows in parallel.
+
+    ``warped``: the crop frame resampled onto the region, ``(rh, rw, 3) uint8``; ``feather``:
+    the paste mask over ``box`` (the crop's footprint, ``x0, y0, x1, y1``), ``(bh, bw)
+    float32``, faded to nothing over ``ramp`` pixels inside the region's edge (where the crop
+    is unchanged) so that the photo around the region meets it without a step. With
+    ``detail``, the photo's fine detail is added first: ``moved`` ``(rh, rw, 3) float32`` (the
+    detail moved by the frame's warp) where the head covers and ``photo_detail`` (``(bh, bw,
+    3)``, as photographed) elsewhere, weighted by ``fields`` ``(rh, rw, 2) float32``: head
+    coverage, and drawn layers (which keep the crop's own content).
+    """
+    bx0, by0 = box[0], box[1]
+    rx0, ry0, rx1, ry1 = region
+    inv_ramp = np.float32(1.0 / ramp)
+    one, half = np.float32(1.0), np.float32(0.5)
+    for y in numba.prange(ry0, ry1):
+        i = y - ry0
+        wy = min(one, np.float32(min(i, ry1 - 1 - y) + 1) * inv_ramp)
+        frow, prow, orow, wrow = feather[y - by0], photo[y], out[y], warped[i]
+        for x in range(rx0, rx1):
+            j = x - rx0
+            a = frow[x - bx0] * min(wy, np.float32(min(j, rx1 - 1 - x) + 1) * inv_ramp)
+            if a <= 0:
+                continue
+            b = one - a
+            if detail:
+                keep = one - fields[i, j, 1]
+                moved_w = keep * fields[i, j, 0]
+                still_w = keep - moved_w
+                for c in range(3):
+                    v = np.float32(wrow[j, c]) + moved_w * moved[i, j, c] + still_w * photo_detail[y - by0, x - bx0, c]
+                    v = np.float32(int(min(max(v, np.float32(0.0)), np.float32(255.0)) + half))
+                    orow[x, c] = np.uint8(int(a * v + b * np.float32(prow[x, c]) + half))
+            else:
+                for c in range(3):
+                    orow[x, c] = np.uint8(int(a * np.float32(wrow[j, c]) + b * np.float32(prow[x, c]) + half))
+
+
 def warm_up() -> None:
     """Compiles (or loads from the disk cache) every kernel with the argument types a render uses.
 
@@ -213,4 +286,9 @@ def warm_up() -> None:
     relax_folds(pts, pts, tris, np.ones(1), np.ones(3, np.bool_), np.zeros(4, np.int32), np.zeros(0, np.int32),
                 np.zeros(0), 0.1, 1)
     image = np.zeros((4, 4, 4), np.uint8)
+    changed_box(image, image)
+    f32 = np.zeros((4, 4), np.float32)
+    f3 = np.zeros((4, 4, 3), np.float32)
+    blend_region(image[..., :3].copy(), image[..., :3], image[..., :3].copy(), f32, (0, 0, 4, 4), (0, 0, 4, 4), 4.0,
+                 True, f3, np.zeros((4, 4, 2), np.float32), f3)
     composite_head(np.zeros((4, 4, 3), np.uint8), image[..., 3], image[..., :3].copy(), image[..., :3].copy(), 0)

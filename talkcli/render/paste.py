@@ -18,6 +18,9 @@ import numpy as np
 from talkcli.face.crop import CropGeometry
 
 DETAIL_BELOW_SCALE = 0.95  # crop pixels per photo pixel below which full-resolution detail is added
+RAMP_PX = 6  # photo pixels over which a pasted region fades into the untouched photo at its edge
+_NONE3 = np.zeros((0, 0, 3), np.float32)  # "no such layer" for the compiled blend
+_NONE2 = np.zeros((0, 0, 2), np.float32)
 
 
 def even_size(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -30,6 +33,8 @@ class PasteData:
     """What paste-back needs of one crop frame, beyond its pixels.
 
     ``rest``: the crop frame is the reference crop itself (the photo is pasted as it is).
+    ``changed``: the box ``(x0, y0, x1, y1)`` (end exclusive) outside which the frame equals
+    the reference crop: paste-back computes only there.
     For full-resolution detail on large photos (``PasteBack.detail``): ``map_x``, ``map_y``
     the frame's backward map, ``alpha`` the head layer's coverage (None: all head) and
     ``layers`` where drawn layers lie (None: nowhere), each ``(S, S) float32`` crop arrays;
@@ -37,6 +42,7 @@ class PasteData:
     """
 
     rest: bool = False
+    changed: tuple[int, int, int, int] | None = None  # crop pixels that differ from the reference crop; None: any
     map_x: np.ndarray | None = None
     map_y: np.ndarray | None = None
     alpha: np.ndarray | None = None
@@ -51,8 +57,22 @@ class CropFrame:
     paste: PasteData
 
     def with_image(self, image: np.ndarray) -> "CropFrame":
-        """The same frame with other pixels (e.g. restored by the enhancer), same paste data."""
-        return CropFrame(image, self.paste)
+        """The same frame with other pixels (e.g. restored by the enhancer): same paste data, its
+        changed box widened to where the new pixels differ from these."""
+        import dataclasses
+
+        from talkcli.render.kernels import changed_box
+
+        paste = self.paste
+        if paste.changed is not None:
+            ax0, ay0, ax1, ay1 = paste.changed
+            bx0, by0, bx1, by1 = changed_box(np.ascontiguousarray(image), np.ascontiguousarray(self.image))
+            if bx1 > bx0:
+                box = (min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1)) if ax1 > ax0 else (bx0, by0, bx1, by1)
+                paste = dataclasses.replace(paste, changed=box, rest=False)
+        elif paste.rest and not np.array_equal(image, self.image):
+            paste = dataclasses.replace(paste, rest=False)
+        return CropFrame(image, paste)
 
 
 class PasteBack:
@@ -76,10 +96,9 @@ class PasteBack:
         x1 = int(min(w, np.ceil(corners[:, 0].max()) + 1))
         y1 = int(min(h, np.ceil(corners[:, 1].max()) + 1))
         self.box = (x0, y0, x1, y1)
-        # Crop -> photo-ROI affine.
+        # Crop -> photo-ROI affine, for the feather mask.
         m = geometry.inverse.copy()
         m[:, 2] -= (x0, y0)
-        self._m = m
         # Radial feather in crop space: 1 inside feather_inner * half-side, 0 beyond feather_outer.
         yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
         r = np.hypot(xx - (s - 1) / 2, yy - (s - 1) / 2) / (s / 2)
@@ -93,14 +112,10 @@ class PasteBack:
             self._alpha = None
         # Full-resolution detail for photos sharper than the crop.
         self.detail = self._alpha is not None and geometry.scale < DETAIL_BELOW_SCALE
-        if self.detail:
-            gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-            mat = geometry.matrix
-            self._cx = (mat[0, 0] * gx + mat[0, 1] * gy + mat[0, 2]).astype(np.float32)
-            self._cy = (mat[1, 0] * gx + mat[1, 1] * gy + mat[1, 2]).astype(np.float32)
-            self._sigma = 0.5 / geometry.scale
+        self._photo_detail = None
+        if self.detail:  # the photo's fine detail over the footprint: photo minus its blur at the crop's scale
             roi = self.photo[y0:y1, x0:x1].astype(np.float32)
-            self._photo_detail = roi - cv2.GaussianBlur(roi, (0, 0), self._sigma)
+            self._photo_detail = np.ascontiguousarray(roi - cv2.GaussianBlur(roi, (0, 0), 0.5 / geometry.scale))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -110,37 +125,66 @@ class PasteBack:
         """The full photo with ``crop_frame`` (``(S, S, 3) uint8``) blended in, ``(H, W, 3) uint8``.
 
         ``data``: that frame's own ``PasteData`` (from the frame source); None pastes the
-        pixels alone, without full-resolution detail.
+        pixels alone, over the whole footprint, without full-resolution detail. Only the
+        photo pixels over the crop's changed box (``PasteData.changed``) are computed: the
+        crop (and, for detail, its warp fields) resampled by OpenCV, blended by one compiled
+        pass (``render.kernels.blend_region``); the rest is the photo, copied.
         """
         import cv2
+
+        from talkcli.render.kernels import blend_region
 
         out = self.photo.copy()
         if self._alpha is None or (data is not None and data.rest):
             return out
-        x0, y0, x1, y1 = self.box
-        warped = cv2.warpAffine(crop_frame, self._m, self._size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        roi = out[y0:y1, x0:x1]
-        if self.detail and data is not None and data.map_x is not None:
-            warped = self._with_detail(warped, data)
-        out[y0:y1, x0:x1] = cv2.blendLinear(warped, roi, self._alpha, 1.0 - self._alpha)
+        region = self._region(data.changed if data is not None else None)
+        if region is None:
+            return out
+        rx0, ry0, rx1, ry1 = region
+        size = (rx1 - rx0, ry1 - ry0)
+        m = self.geometry.inverse.copy()  # crop -> region
+        m[:, 2] -= (rx0, ry0)
+        linear = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.warpAffine(crop_frame, m, size, **linear)
+        detail = self.detail and data is not None and data.map_x is not None
+        moved, fields = _NONE3, _NONE2
+        if detail:
+            source, fields = self._fields(data)
+            where = cv2.warpAffine(source, m, size, **linear)  # detail-layer pixel each photo pixel shows
+            fields = cv2.warpAffine(fields, m, size, **linear)
+            moved = cv2.remap(self._photo_detail, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        blend_region(out, self.photo, warped, self._alpha, self.box, region, float(RAMP_PX), detail, moved, fields,
+                     self._photo_detail if detail else _NONE3)  # fmt: skip
         return out
+
+    def _fields(self, data: PasteData) -> tuple[np.ndarray, np.ndarray]:
+        """Per crop pixel, ``(S, S, 2) float32`` each: where its content lies in the photo's detail
+        layer (x, y, for ``cv2.remap``), and its head coverage and drawn layers."""
+        inv = self.geometry.inverse.astype(np.float32)
+        bx0, by0 = self.box[0], self.box[1]
+        px = inv[0, 0] * data.map_x + inv[0, 1] * data.map_y + np.float32(inv[0, 2] - bx0)
+        py = inv[1, 0] * data.map_x + inv[1, 1] * data.map_y + np.float32(inv[1, 2] - by0)
+        head = data.alpha if data.alpha is not None else np.ones_like(data.map_x)
+        layers = data.layers if data.layers is not None else np.zeros_like(data.map_x)
+        return np.dstack([px, py]), np.dstack([head, layers])
 
     def paste_frame(self, frame: CropFrame) -> np.ndarray:
         """``paste`` for a ``CropFrame``: its pixels with its own paste data."""
         return self.paste(frame.image, frame.paste)
 
-    def _with_detail(self, warped: np.ndarray, data: PasteData) -> np.ndarray:
-        import cv2
-
-        x0, y0, x1, y1 = self.box
-        rm = lambda a: cv2.remap(a, self._cx, self._cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
-        sx, sy = rm(data.map_x), rm(data.map_y)  # crop coordinates sampled by each photo pixel
-        inv = self.geometry.inverse
-        px = (inv[0, 0] * sx + inv[0, 1] * sy + inv[0, 2]).astype(np.float32)
-        py = (inv[1, 0] * sx + inv[1, 1] * sy + inv[1, 2]).astype(np.float32)
-        moved = cv2.remap(self.photo, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        detail_moved = moved - cv2.GaussianBlur(moved, (0, 0), self._sigma)
-        head = rm(data.alpha) if data.alpha is not None else np.ones(self._cx.shape, np.float32)
-        keep = 1.0 - rm(data.layers) if data.layers is not None else 1.0
-        detail = (head * keep)[..., None] * detail_moved + ((1.0 - head) * keep)[..., None] * self._photo_detail
-        return np.clip(warped + detail + 0.5, 0, 255).astype(np.uint8)
+    def _region(self, changed: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+        """Photo pixels to compute for a crop whose changed box is ``changed`` (crop pixels; None:
+        all of it): the box's footprint widened by the fade, within the crop's footprint."""
+        bx0, by0, bx1, by1 = self.box
+        if changed is None:
+            return self.box
+        cx0, cy0, cx1, cy1 = changed
+        if cx1 <= cx0 or cy1 <= cy0:
+            return None
+        corners = self.geometry.to_photo(np.array([[cx0 - 1, cy0 - 1], [cx1, cy0 - 1], [cx0 - 1, cy1], [cx1, cy1]], np.float64))
+        pad = RAMP_PX + 2
+        x0 = max(bx0, int(np.floor(corners[:, 0].min())) - pad)
+        y0 = max(by0, int(np.floor(corners[:, 1].min())) - pad)
+        x1 = min(bx1, int(np.ceil(corners[:, 0].max())) + pad + 1)
+        y1 = min(by1, int(np.ceil(corners[:, 1].max())) + pad + 1)
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None

@@ -167,7 +167,11 @@ def test_short_render_enhances_each_crop_before_paste_back(tmp_path, tiny_weight
             crops = list(renderer.crops(block))
             enhanced = stage(crops)
             assert len(enhanced) == len(crops) and not np.array_equal(enhanced[-1].image, crops[-1].image)
-            assert all(e.paste is c.paste for e, c in zip(enhanced, crops))  # each keeps its own paste data
+            for e, c in zip(enhanced, crops):  # each keeps its own paste data; what paste-back computes grows
+                assert e.paste.map_x is c.paste.map_x and e.paste.layers is c.paste.layers
+                if c.paste.changed is not None and e.paste.changed is not None:
+                    (a0, b0, a1, b1), (c0, d0, c1, d1) = e.paste.changed, c.paste.changed
+                    assert a0 <= c0 and b0 <= d0 and a1 >= c1 and b1 >= d1
             for crop in enhanced:
                 frame = paste.paste_frame(crop)
                 written.append(frame)
