@@ -66,21 +66,32 @@ class Inspection:
     n_faces: int
     index: int
     report: PhotoReport
+    crop_side: int  # pixels, the side of the face crop that would be animated
+    output_size: tuple[int, int]  # (width, height) of the video render would write
+    photo_size: tuple[int, int]  # (width, height) of the photo as read
 
 
 def inspect(ref: Path, settings: Settings | None = None, models: Models | None = None) -> Inspection:
     """Faces, crop, landmarks and warnings of a photo, drawn over it, as ``render`` would see it
-    (``face.size``, ``face.face_index``, ``face.face_fraction``)."""
+    (the ``face`` settings, ``render.crop_only`` and ``render.max_size``), and the size of the
+    video ``render`` would write."""
     from talkcli.face.crop import face_crop
     from talkcli.face.detect import choose_face
-    from talkcli.face.image import load_image
+    from talkcli.face.image import fit_long_side, load_image
     from talkcli.face.inspect import assess, overlay
+    from talkcli.render.paste import even_size
 
     settings = settings or load_settings()
     photo = load_image(ref)
+    photo_size = (photo.shape[1], photo.shape[0])
+    if not settings.render.crop_only:
+        photo = fit_long_side(photo, settings.render.max_size)
     faces = (models or Models()).landmarker.faces(photo)
     face = choose_face(faces, settings.face.face_index, str(ref))
     index = settings.face.face_index or 0
-    geometry = face_crop(face.landmarks, photo.shape, settings.face.size, settings.face.face_fraction)
+    side = settings.face.size
+    geometry = face_crop(face.landmarks, photo.shape, side, settings.face.face_fraction)
     report = assess(face, len(faces), index)
-    return Inspection(overlay(photo, faces, index, geometry, report), len(faces), index, report)
+    h, w = even_size(photo.shape)
+    output = (side, side) if settings.render.crop_only else (w, h)
+    return Inspection(overlay(photo, faces, index, geometry, report), len(faces), index, report, side, output, photo_size)

@@ -47,6 +47,10 @@ def inspect(
         write_bytes_atomic(output, data.tobytes())
         out.print(f"{found.n_faces} face(s); face {found.index}: {report.face_px:.0f} px, tilt {report.roll_deg:+.1f} deg, "
                   f"turn {report.yaw:+.2f}, eyes {report.eye_openness:.2f}, mouth {report.mouth_openness:.2f}")
+        (w, h), (pw, ph) = found.output_size, found.photo_size
+        how = "face crop" if settings.render.crop_only else "full frame" + (
+            f", the {pw}x{ph} photo downscaled by --max-size {settings.render.max_size}" if (w, h) != (pw - pw % 2, ph - ph % 2) else "")
+        out.print(f"render output: {w}x{h} ({how}); face crop {found.crop_side} px")
         for w in report.warnings:
             err.print(f"[yellow]warning:[/] {w}")
         out.print(f"wrote {output}")

@@ -54,6 +54,7 @@ class MotionSettings:
 @dataclass(frozen=True)
 class RenderSettings:
     crop_only: bool = False  # write the square crop instead of the full photo
+    max_size: int = 1920  # full-frame output: a photo whose long side is larger is downscaled to this, once (0: keep its size)
     device: str = "auto"  # auto | cpu | cuda
     map_scale: float = 0.5  # resolution of the warp's backward map relative to the crop
     expression: float = 1.0  # 1 keeps the photo's expression (smile) at rest, 0 relaxes it
@@ -194,6 +195,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("motion.blink_interval_s must be above 0.5 s")
     if s.render.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"--device must be auto, cpu or cuda, got {s.render.device!r}")
+    if s.render.max_size != 0 and not 64 <= s.render.max_size <= 8192:
+        raise ConfigError(f"--max-size must be 0 (keep the photo's size) or 64..8192 pixels, got {s.render.max_size}", hint="try --max-size 1920")
     if s.render.rest_lips not in ("closed", "photo"):
         raise ConfigError(f"--rest-lips must be closed or photo, got {s.render.rest_lips!r}")
     if not 0.0 <= s.render.expression <= 1.0:

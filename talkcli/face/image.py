@@ -134,3 +134,16 @@ def check_full_frame_size(shape: tuple[int, ...], source: str | Path | None = No
         hint=f"downscale the photo to at most {MAX_FULL_FRAME_SIDE} pixels a side and "
         f"{MAX_FULL_FRAME_PIXELS // 1_000_000} megapixels (e.g. 7680x4320), or pass --crop-only",
     )
+
+
+def fit_long_side(photo: np.ndarray, max_size: int) -> np.ndarray:
+    """``photo`` downscaled (area filter: no aliasing) so that its long side is at most
+    ``max_size`` pixels; as it is when it already fits or ``max_size`` is 0."""
+    import cv2
+
+    h, w = photo.shape[:2]
+    if max_size <= 0 or max(h, w) <= max_size:
+        return photo
+    k = max_size / max(h, w)
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    return np.ascontiguousarray(cv2.resize(photo, size, interpolation=cv2.INTER_AREA))

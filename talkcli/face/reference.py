@@ -27,28 +27,31 @@ class ReferenceFace:
 
 
 def read_reference(ref: Path, extra_refs: tuple[Path, ...], settings: FaceSettings, landmarker,
-                   warn=lambda message: None, full_frame: bool = False) -> ReferenceFace:
+                   warn=lambda message: None, full_frame: bool = False, max_size: int = 0) -> ReferenceFace:
     """Read ``ref``, choose its face (``settings.face_index``), crop it; the same for ``extra_refs``.
 
-    ``full_frame``: the photo itself becomes the video, so it must fit H.264 (ImageError if not).
-    ``warn(message)`` hears that a photo holds several faces.
+    ``full_frame``: the photo itself becomes the video: a photo whose long side exceeds
+    ``max_size`` (0: no limit) is downscaled to it once, here, and it must fit H.264
+    (ImageError if not). ``warn(message)`` hears that a photo holds several faces.
     """
     from talkcli.face.crop import face_crop
     from talkcli.face.detect import choose_face
-    from talkcli.face.image import check_full_frame_size, load_image
+    from talkcli.face.image import check_full_frame_size, fit_long_side, load_image
 
     photo = load_image(ref)
     if full_frame:
+        photo = fit_long_side(photo, max_size)
         check_full_frame_size(photo.shape, ref)
     faces = landmarker.faces(photo)
     face = choose_face(faces, settings.face_index, str(ref))
     if len(faces) > 1:
         warn(f"{len(faces)} faces found in {Path(ref).name}; animating face {settings.face_index or 0} (0 = largest; see --face-index)")
-    geometry = face_crop(face.landmarks, photo.shape, settings.size, settings.face_fraction)
+    size = settings.size
+    geometry = face_crop(face.landmarks, photo.shape, size, settings.face_fraction)
     extra = []  # other photos of the same person, cropped the same way: teeth, mouth interior
     for other in extra_refs:
         image = load_image(other)
         other_face = choose_face(landmarker.faces(image), 0, str(other))
-        g = face_crop(other_face.landmarks, image.shape, settings.size, settings.face_fraction)
+        g = face_crop(other_face.landmarks, image.shape, size, settings.face_fraction)
         extra.append((g.crop(image), g.to_crop(other_face.landmarks)))
     return ReferenceFace(photo, geometry, geometry.crop(photo), geometry.to_crop(face.landmarks), tuple(extra), len(faces))
