@@ -240,15 +240,15 @@ def blend_region(out: np.ndarray, photo: np.ndarray, warped: np.ndarray, feather
     the paste mask over ``box`` (the crop's footprint, ``x0, y0, x1, y1``), ``(bh, bw)
     float32``, faded to nothing over ``ramp`` pixels inside the region's edge (where the crop
     is unchanged) so that the photo around the region meets it without a step. With
-    ``detail``, the photo's fine detail is added first: ``moved`` ``(rh, rw, 3) float32`` (the
+    ``detail``, the photo's fine detail is added first: ``moved`` ``(rh, rw, 3) int16`` (the
     detail moved by the frame's warp) where the head covers and ``photo_detail`` (``(bh, bw,
-    3)``, as photographed) elsewhere, weighted by ``fields`` ``(rh, rw, 2) float32``: head
-    coverage, and drawn layers (which keep the crop's own content).
+    3) int16``, as photographed) elsewhere, weighted by ``fields`` ``(rh, rw, 2) uint8``
+    (255 = all): head coverage, and drawn layers (which keep the crop's own content).
     """
     bx0, by0 = box[0], box[1]
     rx0, ry0, rx1, ry1 = region
     inv_ramp = np.float32(1.0 / ramp)
-    one, half = np.float32(1.0), np.float32(0.5)
+    one, half, byte = np.float32(1.0), np.float32(0.5), np.float32(1.0 / 255.0)
     for y in numba.prange(ry0, ry1):
         i = y - ry0
         wy = min(one, np.float32(min(i, ry1 - 1 - y) + 1) * inv_ramp)
@@ -260,8 +260,8 @@ def blend_region(out: np.ndarray, photo: np.ndarray, warped: np.ndarray, feather
                 continue
             b = one - a
             if detail:
-                keep = one - fields[i, j, 1]
-                moved_w = keep * fields[i, j, 0]
+                keep = one - np.float32(fields[i, j, 1]) * byte
+                moved_w = keep * np.float32(fields[i, j, 0]) * byte
                 still_w = keep - moved_w
                 for c in range(3):
                     v = np.float32(wrow[j, c]) + moved_w * moved[i, j, c] + still_w * photo_detail[y - by0, x - bx0, c]
@@ -288,7 +288,7 @@ def warm_up() -> None:
     image = np.zeros((4, 4, 4), np.uint8)
     changed_box(image, image)
     f32 = np.zeros((4, 4), np.float32)
-    f3 = np.zeros((4, 4, 3), np.float32)
+    i3 = np.zeros((4, 4, 3), np.int16)
     blend_region(image[..., :3].copy(), image[..., :3], image[..., :3].copy(), f32, (0, 0, 4, 4), (0, 0, 4, 4), 4.0,
-                 True, f3, np.zeros((4, 4, 2), np.float32), f3)
+                 True, i3, np.zeros((4, 4, 2), np.uint8), i3)
     composite_head(np.zeros((4, 4, 3), np.uint8), image[..., 3], image[..., :3].copy(), image[..., :3].copy(), 0)

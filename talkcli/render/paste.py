@@ -19,8 +19,8 @@ from talkcli.face.crop import CropGeometry
 
 DETAIL_BELOW_SCALE = 0.95  # crop pixels per photo pixel below which full-resolution detail is added
 RAMP_PX = 6  # photo pixels over which a pasted region fades into the untouched photo at its edge
-_NONE3 = np.zeros((0, 0, 3), np.float32)  # "no such layer" for the compiled blend
-_NONE2 = np.zeros((0, 0, 2), np.float32)
+_NONE3 = np.zeros((0, 0, 3), np.int16)  # "no such layer" for the compiled blend
+_NONE2 = np.zeros((0, 0, 2), np.uint8)
 
 
 def even_size(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -75,6 +75,13 @@ class CropFrame:
         return CropFrame(image, paste)
 
 
+def _u8(a: np.ndarray) -> np.ndarray:
+    """A 0..1 float map as 0..255 bytes, rounded."""
+    import cv2
+
+    return cv2.convertScaleAbs(a, alpha=255.0, beta=0.0)
+
+
 class PasteBack:
     """Blends each ``(size, size, 3)`` crop frame into a copy of the photo.
 
@@ -115,7 +122,8 @@ class PasteBack:
         self._photo_detail = None
         if self.detail:  # the photo's fine detail over the footprint: photo minus its blur at the crop's scale
             roi = self.photo[y0:y1, x0:x1].astype(np.float32)
-            self._photo_detail = np.ascontiguousarray(roi - cv2.GaussianBlur(roi, (0, 0), 0.5 / geometry.scale))
+            detail = np.rint(roi - cv2.GaussianBlur(roi, (0, 0), 0.5 / geometry.scale))
+            self._photo_detail = np.ascontiguousarray(detail.astype(np.int16))  # whole grey levels: half the bytes to resample
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -158,15 +166,18 @@ class PasteBack:
         return out
 
     def _fields(self, data: PasteData) -> tuple[np.ndarray, np.ndarray]:
-        """Per crop pixel, ``(S, S, 2) float32`` each: where its content lies in the photo's detail
-        layer (x, y, for ``cv2.remap``), and its head coverage and drawn layers."""
-        inv = self.geometry.inverse.astype(np.float32)
-        bx0, by0 = self.box[0], self.box[1]
-        px = inv[0, 0] * data.map_x + inv[0, 1] * data.map_y + np.float32(inv[0, 2] - bx0)
-        py = inv[1, 0] * data.map_x + inv[1, 1] * data.map_y + np.float32(inv[1, 2] - by0)
-        head = data.alpha if data.alpha is not None else np.ones_like(data.map_x)
-        layers = data.layers if data.layers is not None else np.zeros_like(data.map_x)
-        return np.dstack([px, py]), np.dstack([head, layers])
+        """Per crop pixel: where its content lies in the photo's detail layer (``(S, S, 2)
+        float32`` x, y, for ``cv2.remap``), and its head coverage and drawn layers (``(S, S, 2)
+        uint8``, 255 = all)."""
+        import cv2
+
+        to_detail = self.geometry.inverse.copy()  # crop -> the detail layer's pixels
+        to_detail[:, 2] -= (self.box[0], self.box[1])
+        where = cv2.transform(cv2.merge([data.map_x, data.map_y]), to_detail.astype(np.float32))
+        size = data.map_x.shape
+        head = _u8(data.alpha) if data.alpha is not None else np.full(size, 255, np.uint8)
+        layers = _u8(data.layers) if data.layers is not None else np.zeros(size, np.uint8)
+        return where, cv2.merge([head, layers])
 
     def paste_frame(self, frame: CropFrame) -> np.ndarray:
         """``paste`` for a ``CropFrame``: its pixels with its own paste data."""
