@@ -10,6 +10,7 @@ deleted, replaced or truncated, and each case ends in its documented exit code.
 | output written by another render while this one ran          | 0, replaced   | 5     |
 | a 245-character output name (job folder name > 255 bytes)    | 1 after render| 5 up front; 231 renders |
 | ``--job-dir`` equal to ``-o``, to a file, to the audio       | 1             | 2     |
+| ``--job-dir`` on a read-only mount                           | 1             | 5     |
 | disk too full for the manifest                               | 1             | 5     |
 | ``--device cuda`` without CUDA: job folder with only ``lock``| 6, folder     | 6, no folder |
 | ``.out.mp4.*.part.mp4`` left by a killed join                | never removed | removed by the next run |
@@ -179,3 +180,22 @@ def test_probe_audio_from_a_named_pipe(tmp_path, example_face, speech):
     writer.join(5)
     assert result.exit_code == 0, result.output
     assert out.exists()
+
+
+@pytest.fixture()
+def read_only_folder(tmp_path):
+    """A read-only tmpfs mount (needs root and mount rights; skipped elsewhere)."""
+    import subprocess
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("cannot mount a read-only tmpfs here")
+    yield folder
+    subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def test_probe_job_dir_on_a_read_only_mount(tmp_path, example_face, speech, read_only_folder):
+    result, out = _render(tmp_path, example_face, speech, "--job-dir", str(read_only_folder / "job"))
+    assert result.exit_code == ExitCode.OUTPUT, result.output
+    assert "not writable" in _one_error(result) and not out.exists()
