@@ -26,7 +26,7 @@ def batch(
         None, "--ray", metavar="ADDRESS",
         help="Render on a Ray cluster: local (start one on this machine for the run), auto (the cluster this machine joined "
              "with `ray start`) or ray://HOST:PORT. Inputs, outputs and job folders must be on storage every node sees, "
-             "under the same paths. Needs: pip install 'talkcli[ray]'.",
+             "under the same paths. Needs: pip install 'talkcli\\[ray]'.",
     ),  # fmt: skip
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset for every item."),
     config: Optional[Path] = typer.Option(None, "--config", help="Job file (TOML) for every item; per-item options win over it."),
