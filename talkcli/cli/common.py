@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from talkcli import __version__
 from talkcli.errors import ExitCode, OutputError, TalkError, Terminated
@@ -57,7 +58,8 @@ def guarded(show_traceback: bool = False, json_errors: bool = False):
             err.file.flush()
         else:
             color = "red" if kind == "error" else "yellow"
-            err.print(f"[{color}]{kind}:[/] {message}" + (f" (hint: {hint})" if hint else ""), soft_wrap=True)
+            text = message + (f" (hint: {hint})" if hint else "")  # may hold brackets: pip install 'talkcli[ray]', a path
+            err.print(f"[{color}]{kind}:[/] {escape(text)}", soft_wrap=True)
         return typer.Exit(int(code))
 
     try:

@@ -35,10 +35,11 @@ class BatchItem:
     out: Path
     transcript: Path | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    status: str = "pending"  # pending | running | done | skipped | failed
+    status: str = "pending"  # pending | queued | running | done | skipped | failed
     message: str = ""
     frames_done: int = 0
     frames_total: int = 0
+    worker: str = ""  # where the item renders, with --ray: "host:pid"
 
 
 def _options(row: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
@@ -248,6 +249,14 @@ def _worker_run(index: int, item: BatchItem, preset, flags, job_file, overwrite:
     return _attempt(index, item, preset, flags, job_file, overwrite, lambda event: queue.put((index, event)), _worker_models)
 
 
+def skip_delivered(items: list[BatchItem], overwrite: bool, on_item: Callable[[int, BatchItem], None]) -> None:
+    """Mark "skipped" the pending items whose output a finished job delivered (unless ``overwrite``)."""
+    for i, item in enumerate(items):
+        if item.status == "pending" and not overwrite and already_done(item):
+            item.status, item.message = "skipped", "already rendered"
+            on_item(i, item)
+
+
 def run_batch(
     items: list[BatchItem],
     *,
@@ -260,10 +269,7 @@ def run_batch(
     on_event: Callable[[int, Event], None],
 ) -> list[BatchItem]:
     """Render every pending item; ``on_item`` hears status changes, ``on_event`` render events."""
-    for i, item in enumerate(items):
-        if item.status == "pending" and not overwrite and already_done(item):
-            item.status, item.message = "skipped", "already rendered"
-            on_item(i, item)
+    skip_delivered(items, overwrite, on_item)
     todo = [i for i, item in enumerate(items) if item.status == "pending"]
     if workers <= 1:
         models = Models()

@@ -1,0 +1,236 @@
+"""Batches on a Ray cluster (``talk batch --ray``): the same items, renders and statuses as ``run_batch``.
+
+The driver (the machine running ``talk batch``) plans the items, checks their
+paths, skips delivered ones and shows the table; the cluster's workers render.
+Each worker is an actor that loads the models once and renders items one at a
+time with ``_attempt``, the very function the local batch calls, so a render
+on Ray is the same code as a render in the driver's process.
+
+Inputs, outputs and job folders must be on storage every node sees under the
+same absolute path (a shared file system): only paths travel to the workers,
+never file contents. A worker that dies mid-item (killed, out of memory, its
+node lost) leaves nothing at the item's output (delivery is atomic); the item
+goes back to the queue on a fresh worker, where the render resumes from its
+job folder, at most ``retries`` times, then it is reported failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+from talkcli.errors import EnvironmentProblem, UsageError
+from talkcli.events import Event, StageProgress
+from talkcli.job import Models
+from talkcli.jobs.batch import BatchItem, _attempt, skip_delivered
+
+RAY_INSTALL = "pip install 'talkcli[ray]'"
+RETRIES = 2  # a dead worker's item is tried again this many times, each on a fresh worker
+POLL_S = 0.25  # how often the driver asks busy workers for frame progress
+
+
+def import_ray():
+    """The ``ray`` module, or EnvironmentProblem (exit 6) naming the install command."""
+    try:
+        import ray
+    except ImportError:
+        raise EnvironmentProblem("--ray needs Ray, which is not installed", hint=f"install it: {RAY_INSTALL}") from None
+    return ray
+
+
+def check_address(address: str) -> str:
+    """``local``, ``auto`` or ``ray://host:port``; UsageError otherwise."""
+    if address in ("local", "auto") or (address.startswith("ray://") and len(address) > len("ray://")):
+        return address
+    raise UsageError(f"--ray {address!r}: not a cluster address", hint="use --ray local (start one here), --ray auto (the cluster this machine belongs to) or --ray ray://HOST:10001")
+
+
+@contextlib.contextmanager
+def connected(address: str):
+    """Ray connected to ``address`` for the ``with`` block.
+
+    ``local`` starts a cluster on this machine for the run (stopped after it),
+    with token authentication off unless RAY_AUTH_MODE says otherwise: it is
+    this run's own, short-lived cluster. ``auto`` joins the cluster this
+    machine belongs to (``ray start``), ``ray://host:port`` a remote one
+    through Ray Client. A process already connected to Ray (a program using
+    the library, a test) keeps its connection, whatever ``address`` says.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    import logging
+
+    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+    saved = os.environ.get("RAY_AUTH_MODE")
+    if address == "local":
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        kwargs |= {"include_dashboard": False}
+    else:
+        kwargs["address"] = address
+    try:
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise EnvironmentProblem(f"cannot connect to the Ray cluster at {address}: {exc}".splitlines()[0],
+                                     hint="start one with `ray start --head`, or use --ray local") from None  # fmt: skip
+        yield ray
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        if saved is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+
+
+def _absolute(path: Path | None) -> Path | None:
+    return None if path is None else Path(os.path.abspath(path))
+
+
+def check_shared(items: list[BatchItem], on_item: Callable[[int, BatchItem], None]) -> None:
+    """Make every pending item's paths absolute; fail those whose inputs or output folder the driver cannot reach.
+
+    Workers see only paths, so an item must name files on storage every node
+    sees; what the driver cannot read or write, no worker will either.
+    """
+    for i, item in enumerate(items):
+        if item.status != "pending":
+            continue
+        item.ref, item.audio, item.out = _absolute(item.ref), _absolute(item.audio), _absolute(item.out)
+        item.transcript = _absolute(item.transcript)
+        problem = None
+        for kind, path in (("photo", item.ref), ("audio", item.audio), ("transcript", item.transcript)):
+            if path is not None and not path.is_file():
+                problem = f"{kind} not found: {path}"
+                break
+        if problem is None and not item.out.parent.is_dir():
+            problem = f"output folder does not exist: {item.out.parent}"
+        elif problem is None and not os.access(item.out.parent, os.W_OK | os.X_OK):
+            problem = f"output folder is not writable: {item.out.parent}"
+        if problem:
+            item.status, item.message = "failed", problem + " (--ray: inputs and outputs must be on storage every node sees)"
+            on_item(i, item)
+
+
+class Renderer:
+    """A worker: models loaded once; renders one item at a time; reports frame progress when asked."""
+
+    def __init__(self) -> None:
+        self.models = Models()
+        self.events: list[tuple[int, Event]] = []
+
+    def where(self) -> str:
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+    def render(self, index: int, item: BatchItem, preset, flags, job_file, overwrite: bool) -> tuple[int, str, str]:
+        def on_event(event: Event) -> None:
+            if isinstance(event, StageProgress) and event.stage == "render":
+                self.events.append((index, event))
+
+        return _attempt(index, item, preset, flags, job_file, overwrite, on_event, self.models)
+
+    def progress(self) -> tuple[str, list[tuple[int, Event]]]:
+        """Where this worker runs, and the render progress since the last call (the latest only)."""
+        events, self.events = self.events, []
+        return self.where(), events[-1:]
+
+
+@dataclasses.dataclass
+class _Slot:
+    actor: Any
+    index: int | None = None  # the item it renders
+    job: Any = None  # the render's ObjectRef
+    poll: Any = None  # an outstanding progress() ObjectRef
+
+
+def run_batch_ray(
+    items: list[BatchItem],
+    *,
+    address: str,
+    preset: str | None,
+    flags: dict[str, Any],
+    job_file: Path | None,
+    overwrite: bool,
+    workers: int | None,
+    on_item: Callable[[int, BatchItem], None],
+    on_event: Callable[[int, Event], None],
+    retries: int = RETRIES,
+) -> list[BatchItem]:
+    """Render every pending item on Ray workers; same callbacks and statuses as ``run_batch``.
+
+    ``workers`` caps how many actors render at once (default: the cluster's CPUs).
+    """
+    import_ray()
+    check_address(address)
+    skip_delivered(items, overwrite, on_item)
+    check_shared(items, on_item)
+    job_file = _absolute(job_file)
+    todo = deque(i for i, item in enumerate(items) if item.status == "pending")
+    if not todo:
+        return items
+    for i in todo:
+        items[i].status = "queued"
+        on_item(i, items[i])
+    with connected(address) as ray:
+        remote = ray.remote(num_cpus=1, max_restarts=0, max_concurrency=2)(Renderer)
+        n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        slots = [_Slot(remote.remote()) for _ in range(min(n, len(todo)))]
+        tries = dict.fromkeys(todo, 0)
+        args = (preset, flags, job_file, overwrite)
+        try:
+            while todo or any(s.job is not None for s in slots):
+                for slot in slots:
+                    if slot.job is None and todo:
+                        i = todo.popleft()
+                        tries[i] += 1
+                        slot.index, slot.job = i, slot.actor.render.remote(i, items[i], *args)
+                        items[i].status = "running"
+                        on_item(i, items[i])
+                _wait(ray, slots, items, on_item, on_event, todo, tries, retries, remote)
+        finally:
+            for slot in slots:
+                ray.kill(slot.actor)
+    return items
+
+
+def _wait(ray, slots, items, on_item, on_event, todo, tries, retries, remote) -> None:
+    """Wait up to POLL_S for a render to end or progress to arrive, and act on what came."""
+    for slot in slots:
+        if slot.job is not None and slot.poll is None:
+            slot.poll = slot.actor.progress.remote()
+    refs = [r for s in slots for r in (s.job, s.poll) if r is not None]
+    ready, _ = ray.wait(refs, num_returns=1, timeout=POLL_S)
+    ready = set(ray.wait(refs, num_returns=len(refs), timeout=0)[0]) | set(ready)
+    for slot in slots:
+        if slot.poll in ready:
+            poll, slot.poll = slot.poll, None
+            with contextlib.suppress(ray.exceptions.RayActorError):
+                where, events = ray.get(poll)
+                if slot.job is not None:
+                    items[slot.index].worker = where
+                for index, event in events:
+                    if index == slot.index:
+                        on_event(index, event)
+        if slot.job in ready:
+            job, i = slot.job, slot.index
+            slot.job = slot.index = None
+            try:
+                _, status, message = ray.get(job)
+            except ray.exceptions.RayActorError as exc:
+                ray.kill(slot.actor)  # a dead actor, or one its node lost: never used again
+                slot.actor, slot.poll = remote.remote(), None
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                if tries[i] <= retries:
+                    todo.appendleft(i)
+                    status, message = "queued", f"worker died (try {tries[i]} of {retries + 1}); trying again on a fresh worker"
+                else:
+                    status, message = "failed", f"worker died {tries[i]} time(s) rendering this item: {reason}"
+            except ray.exceptions.RayError as exc:  # e.g. the item could not be sent or received
+                status, message = "failed", f"Ray error: {type(exc).__name__}: {exc}"
+            items[i].status, items[i].message = status, message
+            on_item(i, items[i])
