@@ -23,6 +23,7 @@ class RenderJob:
     job_dir: Path | None = None  # None: a hidden folder beside the output (talkcli.jobs.paths)
     fresh: bool = False  # discard an existing job directory instead of resuming it
     allow_long: bool = False  # render audio longer than 10 hours
+    ray_address: str | None = None  # render the segments on a Ray cluster: local, auto or ray://host:port
 
 
 @dataclass(frozen=True)

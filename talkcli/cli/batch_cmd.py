@@ -47,7 +47,7 @@ def batch(
         from talkcli.jobs.batch import plan_batch, run_batch
 
         if ray is not None:
-            from talkcli.jobs.ray_batch import check_address, import_ray
+            from talkcli.jobs.ray_cluster import check_address, import_ray
 
             check_address(ray)
             import_ray()  # not installed: exit 6 before anything else

@@ -73,6 +73,7 @@ def render(
     job_dir: Optional[Path] = typer.Option(None, "--job-dir", help="Job directory (manifest, segments). [default: hidden folder beside the output]"),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming an unfinished job."),
     allow_long: bool = typer.Option(False, "--allow-long", help="Render audio longer than 10 hours."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Render the segments on a Ray cluster: local (start one here), auto or ray://HOST:PORT; inputs, output and job folder on storage every node sees. Needs talkcli[ray]."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     progress: str = typer.Option("bar", "--progress", help="bar, json (JSON lines on stderr) or none."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only warnings and errors."),
@@ -115,7 +116,7 @@ def render(
                 raise UsageError(f"--ref given {len(ref)} times; at most 3 photos", hint="the first is animated, two more may help")
             job = RenderJob(
                 ref=ref[0], extra_refs=tuple(ref[1:]), audio=audio_path, out=Path(output), transcript=transcript, overwrite=overwrite,
-                job_dir=job_dir, fresh=fresh, allow_long=allow_long,
+                job_dir=job_dir, fresh=fresh, allow_long=allow_long, ray_address=ray,
             )  # fmt: skip
             with progress_display(progress, quiet) as display:
                 result = run_render(job, settings, display)

@@ -24,68 +24,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
-from talkcli.errors import EnvironmentProblem, UsageError
 from talkcli.events import Event, StageProgress
 from talkcli.job import Models
 from talkcli.jobs.batch import BatchItem, _attempt, skip_delivered
+from talkcli.jobs.ray_cluster import check_address, connected, import_ray
 
-RAY_INSTALL = "pip install 'talkcli[ray]'"
 RETRIES = 2  # a dead worker's item is tried again this many times, each on a fresh worker
 POLL_S = 0.25  # how often the driver asks busy workers for frame progress
-
-
-def import_ray():
-    """The ``ray`` module, or EnvironmentProblem (exit 6) naming the install command."""
-    try:
-        import ray
-    except ImportError:
-        raise EnvironmentProblem("--ray needs Ray, which is not installed", hint=f"install it: {RAY_INSTALL}") from None
-    return ray
-
-
-def check_address(address: str) -> str:
-    """``local``, ``auto`` or ``ray://host:port``; UsageError otherwise."""
-    if address in ("local", "auto") or (address.startswith("ray://") and len(address) > len("ray://")):
-        return address
-    raise UsageError(f"--ray {address!r}: not a cluster address", hint="use --ray local (start one here), --ray auto (the cluster this machine belongs to) or --ray ray://HOST:10001")
-
-
-@contextlib.contextmanager
-def connected(address: str):
-    """Ray connected to ``address`` for the ``with`` block.
-
-    ``local`` starts a cluster on this machine for the run (stopped after it),
-    with token authentication off unless RAY_AUTH_MODE says otherwise: it is
-    this run's own, short-lived cluster. ``auto`` joins the cluster this
-    machine belongs to (``ray start``), ``ray://host:port`` a remote one
-    through Ray Client. A process already connected to Ray (a program using
-    the library, a test) keeps its connection, whatever ``address`` says.
-    """
-    ray = import_ray()
-    if ray.is_initialized():
-        yield ray
-        return
-    import logging
-
-    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
-    saved = os.environ.get("RAY_AUTH_MODE")
-    if address == "local":
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        kwargs |= {"include_dashboard": False}
-    else:
-        kwargs["address"] = address
-    try:
-        try:
-            ray.init(**kwargs)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise EnvironmentProblem(f"cannot connect to the Ray cluster at {address}: {exc}".splitlines()[0],
-                                     hint="start one with `ray start --head`, or use --ray local") from None  # fmt: skip
-        yield ray
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        if saved is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
 
 
 def _absolute(path: Path | None) -> Path | None:

@@ -66,6 +66,13 @@ def check_job(job: RenderJob, settings: Settings) -> Checked:
 
     ref, audio, out = Path(job.ref), Path(job.audio), Path(job.out)
     to_stdout = str(job.out) == "-"
+    if job.ray_address is not None:
+        from talkcli.jobs.ray_cluster import check_address, import_ray
+        from talkcli.jobs.ray_render import check_ray_job
+
+        check_address(job.ray_address)
+        check_ray_job(job, settings)
+        import_ray()
     transcript = read_transcript(job.transcript)
     if len(job.extra_refs) > MAX_EXTRA_REFS:
         raise UsageError(f"--ref given {1 + len(job.extra_refs)} times; at most 3 photos", hint="the first is animated, two more may help")
@@ -134,7 +141,13 @@ def run_job(job: RenderJob, settings: Settings, on_event: EventCallback, models:
         chain, driver = build_chain(prepared, settings, models, device, manifest.state_before(resume_at), checked.transcript,
                                     enhance, clock, on_event)  # fmt: skip
         setup = prepared.setup_seconds | {"models": time.perf_counter() - t} | ({"enhance": enhance_s} if enhance else {})
-        first_frame_time = render_segments(chain, manifest, checked.job_dir, settings, threads, on_event)
+        if job.ray_address is not None:
+            from talkcli.jobs.ray_render import render_segments_ray
+
+            first_frame_time = render_segments_ray(job.ray_address, job, settings, checked.transcript, device, threads,
+                                                   chain.motion, manifest, checked.job_dir, on_event)  # fmt: skip
+        else:
+            first_frame_time = render_segments(chain, manifest, checked.job_dir, settings, threads, on_event)
         on_event(StageFinished("render", time.perf_counter() - audio_ready))
         if enhance is not None:
             on_event(StageFinished("enhance", clock.totals.get("enhance", 0.0)))

@@ -173,3 +173,117 @@ def test_items_the_driver_cannot_reach_fail_before_anything_is_sent(tmp_path, ex
     assert "audio not found" in items[0].message and "every node" in items[0].message
     assert "output folder does not exist" in items[1].message
     assert items[2].ref.is_absolute() and items[2].ref == example_face
+
+
+# -- one render across the cluster (talk render --ray) ----------------------------------
+
+
+@pytest.mark.slow
+def test_a_render_split_into_segments_on_ray_equals_the_local_render(tmp_path, example_face, ray_cluster):
+    """16 s of speech in 2 s segments: the driver runs the phones and motion, two Ray workers
+    render the segments from the recorded states; the H.264 stream is the local render's."""
+    from talkcli.jobs.manifest import Manifest
+
+    speech, sr = _speech(example_face)
+    audio = tmp_path / "long.wav"
+    sf.write(audio, np.tile(speech, 2)[: 16 * sr], sr)
+    common = ["render", "--ref", str(example_face), "--audio", str(audio), *SMOKE, "--set", "jobs.segment_s=2", "--quiet"]
+    local, on_ray = tmp_path / "local.mp4", tmp_path / "ray.mp4"
+    result = runner.invoke(app, [*common, "-o", str(local)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, [*common, "-o", str(on_ray), "--ray", "auto", "--job-dir", str(tmp_path / "job")])
+    assert result.exit_code == 0, result.output
+    assert _h264_md5(on_ray) == _h264_md5(local)
+    assert probe(on_ray).video.n_frames == probe(local).video.n_frames == 400
+    manifest = Manifest.load(tmp_path / "job")
+    assert manifest.status == "complete" and len(manifest.segments) == 8
+
+
+@pytest.mark.slow
+def test_a_render_on_ray_resumes_a_job_started_locally(tmp_path, example_face, ray_cluster):
+    """Half the segments rendered here, the rest on Ray: the same video as one uninterrupted render."""
+    from talkcli.api import RenderJob, render
+    from talkcli.config.settings import load_settings
+    from talkcli.events import StageProgress
+    from talkcli.jobs.manifest import Manifest
+
+    speech, sr = _speech(example_face)
+    audio = tmp_path / "a.wav"
+    sf.write(audio, speech[: 8 * sr], sr)
+    settings = load_settings("smoke", {"render.device": "cpu", "jobs.segment_s": 2})
+    whole = tmp_path / "whole.mp4"
+    render(RenderJob(example_face, audio, whole), settings)
+    job = tmp_path / "job"
+    out = tmp_path / "out.mp4"
+
+    class Stop(Exception):
+        pass
+
+    def stop_in_the_third_segment(event):  # 2 s segments are 13 blocks of 4 frames: 0 and 1 are done past 104
+        if isinstance(event, StageProgress) and event.stage == "render" and event.done > 104:
+            raise Stop
+
+    with pytest.raises(Stop):
+        render(RenderJob(example_face, audio, out, job_dir=job), settings, stop_in_the_third_segment)
+    assert [s.status for s in Manifest.load(job).segments] == ["done", "done", "pending", "pending"] and not out.exists()
+    result = render(RenderJob(example_face, audio, out, job_dir=job, ray_address="auto"), settings)
+    assert result.resumed_segments == 2
+    assert _h264_md5(out) == _h264_md5(whole)
+
+
+def test_ray_render_refuses_standard_output_and_enhancement(tmp_path, example_face):
+    speech, sr = _speech(example_face)
+    audio = tmp_path / "a.wav"
+    sf.write(audio, speech[:sr], sr)
+    base = ["render", "--ref", str(example_face), "--audio", str(audio), *SMOKE, "--ray", "local"]
+    result = runner.invoke(app, [*base, "-o", str(tmp_path / "o.mp4"), "--enhance", "gfpgan"])
+    assert result.exit_code == ExitCode.USAGE and "--enhance" in result.output
+    result = runner.invoke(app, [*base, "-o", str(tmp_path / "o.mp4"), "--ray", "nowhere"])
+    assert result.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.slow
+def test_a_segment_whose_worker_is_killed_is_rendered_again_on_a_fresh_one(tmp_path, example_face, ray_cluster):
+    import re
+    import signal
+    import threading
+    import time
+
+    from talkcli.api import RenderJob, render
+    from talkcli.config.settings import load_settings
+    from talkcli.events import Notice
+    from talkcli.jobs.manifest import Manifest
+
+    speech, sr = _speech(example_face)
+    audio = tmp_path / "a.wav"
+    sf.write(audio, np.tile(speech, 2)[: 16 * sr], sr)
+    settings = load_settings("smoke", {"render.device": "cpu", "jobs.segment_s": 2})
+    whole = tmp_path / "whole.mp4"
+    render(RenderJob(example_face, audio, whole), settings)
+    out, job = tmp_path / "out.mp4", tmp_path / "job"
+    names, notices, outcome = [], [], {}
+
+    def on_event(event):
+        if isinstance(event, Notice):
+            notices.append(event.message)
+            names.extend(re.findall(r"\((talk-segments-[0-9a-f]+)-N\)", event.message))
+
+    def run():
+        try:
+            outcome["result"] = render(RenderJob(example_face, audio, out, job_dir=job, ray_address="auto"), settings, on_event)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and not (names and (job / "manifest.json").exists()
+                                         and any(s.status == "done" for s in Manifest.load(job).segments)):
+        time.sleep(0.05)
+    pid = ray_cluster.get(ray_cluster.get_actor(f"{names[0]}-0").pid.remote())
+    os.kill(pid, signal.SIGKILL)
+    thread.join(120)
+    assert "error" not in outcome, outcome.get("error")
+    assert any("Ray worker died" in n for n in notices), notices
+    assert not out.with_name(".out.mp4").exists()
+    assert _h264_md5(out) == _h264_md5(whole)
