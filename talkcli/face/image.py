@@ -132,7 +132,8 @@ def check_full_frame_size(shape: tuple[int, ...], source: str | Path | None = No
         f"photo{name} is too large for full-frame video ({width}x{height}, {width * height / 1e6:.1f} megapixels; "
         f"H.264 carries at most {MAX_FULL_FRAME_PIXELS / 1e6:.1f} megapixels, {MAX_FULL_FRAME_SIDE} pixels a side)",
         hint=f"downscale the photo to at most {MAX_FULL_FRAME_SIDE} pixels a side and "
-        f"{MAX_FULL_FRAME_PIXELS // 1_000_000} megapixels (e.g. 7680x4320), or pass --crop-only",
+        f"{MAX_FULL_FRAME_PIXELS // 1_000_000} megapixels (e.g. 7680x4320), let --max-size do it (e.g. --max-size 1920), "
+        "or pass --crop-only",
     )
 
 
