@@ -57,3 +57,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name the same file (the same inode when both exist, else the
+    same resolved path)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return Path(a).resolve() == Path(b).resolve()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from talkcli.errors import OutputError, UsageError
+from talkcli.files import same_file
 from talkcli.jobs.manifest import LOCK, MANIFEST, JobLock
 
 NAME_MAX = 255  # bytes in one file name on Linux filesystems
@@ -59,7 +60,7 @@ def check_job_dir(job_dir: Path, paths: list[Path]) -> None:
     if len(job_dir.name.encode()) > NAME_MAX:
         raise UsageError(f"job folder name is {len(job_dir.name.encode())} bytes; the limit is {NAME_MAX}", hint="use a shorter --job-dir or output name")
     for p in paths:
-        if p is not None and str(p) != "-" and _same(job_dir, Path(p)):
+        if p is not None and str(p) != "-" and same_file(job_dir, Path(p)):
             raise UsageError(f"--job-dir {job_dir} is also an input or the output ({p})", hint="give the job its own folder")
     if job_dir.exists() and not job_dir.is_dir():
         raise UsageError(f"--job-dir {job_dir} exists and is not a folder", hint="give a folder path")
@@ -73,13 +74,6 @@ def _existing_parent(path: Path) -> Path:
     while not path.exists():
         path = path.parent
     return path
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.absolute() == b.absolute()
 
 
 def check_output_name(out: Path) -> None:

@@ -22,7 +22,7 @@ from types import TracebackType
 import numpy as np
 
 from talkcli.errors import AudioError, FfmpegError, OutputError
-from talkcli.files import fsync_dir
+from talkcli.files import fsync_dir, same_file
 from talkcli.mux.ffmpeg import FfmpegProcess, ffmpeg_failure, StderrTail, find_ffmpeg, start_ffmpeg
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,6 @@ _COLOR_FILTER = (
 )
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist yet
-        return a.resolve() == b.resolve()
-
-
 def _describe_exit(rc: int) -> str:
     if rc < 0:
         try:
@@ -62,7 +55,7 @@ def check_output_path(out: Path, inputs: list[Path], overwrite: bool) -> None:
     file (unless ``overwrite``)."""
     out = Path(out)
     for src in inputs:
-        if src is not None and _same_file(out, Path(src)):
+        if src is not None and same_file(out, Path(src)):
             raise OutputError(f"output {out} is also an input ({src})", hint="choose a different output path (-o)")
     parent = out.parent
     if not parent.is_dir():
