@@ -182,6 +182,18 @@ class Manifest:
         last = self.segments[-1]
         return last.first_frame + last.n_frames
 
+    def blocks_of(self, index: int) -> range:
+        """The motion blocks of segment ``index``: runs of ``blocks_per_segment`` whole blocks."""
+        plan = self.identity.plan
+        per_segment = plan["blocks_per_segment"]
+        n_blocks = -(-plan["n_frames"] // plan["frames_per_block"])
+        return range(index * per_segment, min(n_blocks, (index + 1) * per_segment))
+
+    @staticmethod
+    def segment_file(index: int) -> str:
+        """The name of segment ``index``'s video in the job directory."""
+        return f"segment_{index:05d}.mp4"
+
     def state_before(self, index: int) -> dict[str, Any] | None:
         """Motion state at the start of segment ``index`` (None for the first)."""
         return None if index == 0 else self.segments[index - 1].state_end

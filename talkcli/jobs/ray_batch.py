@@ -27,14 +27,10 @@ from typing import Any, Callable
 from talkcli.events import Event, StageProgress
 from talkcli.job import Models
 from talkcli.jobs.batch import BatchItem, _attempt, skip_delivered
-from talkcli.jobs.ray_cluster import check_address, connected, import_ray
+from talkcli.jobs.ray_cluster import absolute, check_address, connected, import_ray
 
 RETRIES = 2  # a dead worker's item is tried again this many times, each on a fresh worker
 POLL_S = 0.25  # how often the driver asks busy workers for frame progress
-
-
-def _absolute(path: Path | None) -> Path | None:
-    return None if path is None else Path(os.path.abspath(path))
 
 
 def check_shared(items: list[BatchItem], on_item: Callable[[int, BatchItem], None]) -> None:
@@ -46,8 +42,8 @@ def check_shared(items: list[BatchItem], on_item: Callable[[int, BatchItem], Non
     for i, item in enumerate(items):
         if item.status != "pending":
             continue
-        item.ref, item.audio, item.out = _absolute(item.ref), _absolute(item.audio), _absolute(item.out)
-        item.transcript = _absolute(item.transcript)
+        item.ref, item.audio, item.out = absolute(item.ref), absolute(item.audio), absolute(item.out)
+        item.transcript = absolute(item.transcript)
         problem = None
         for kind, path in (("photo", item.ref), ("audio", item.audio), ("transcript", item.transcript)):
             if path is not None and not path.is_file():
@@ -114,7 +110,7 @@ def run_batch_ray(
     check_address(address)
     skip_delivered(items, overwrite, on_item)
     check_shared(items, on_item)
-    job_file = _absolute(job_file)
+    job_file = absolute(job_file)
     todo = deque(i for i, item in enumerate(items) if item.status == "pending")
     if not todo:
         return items

@@ -15,6 +15,14 @@ from talkcli.errors import EnvironmentProblem, UsageError
 RAY_INSTALL = "pip install 'talkcli[ray]'"
 
 
+def absolute(path):
+    """``path`` as an absolute ``Path`` (symlinks kept), None as None: workers on other nodes
+    see only paths, never the driver's working folder."""
+    from pathlib import Path
+
+    return None if path is None else Path(os.path.abspath(path))
+
+
 def import_ray():
     """The ``ray`` module, or EnvironmentProblem (exit 6) naming the install command."""
     try:

@@ -41,15 +41,12 @@ def check_ray_job(job: RenderJob, settings: Settings) -> None:
 def boundary_states(motion, manifest: Manifest) -> dict[int, dict[str, Any]]:
     """The motion state at the start of every pending segment, from running the driver's
     ``motion`` stream (started at the first pending segment) over all the pending blocks."""
-    plan = manifest.identity.plan
-    per_segment, fpb = plan["blocks_per_segment"], plan["frames_per_block"]
-    n_blocks = -(-plan["n_frames"] // fpb)
     first = manifest.first_pending()
     states = {first: manifest.state_before(first)}
     for k in range(first, len(manifest.segments)):
         if k > first:
             states[k] = motion.state_dict()
-        for index in range(k * per_segment, min(n_blocks, (k + 1) * per_segment)):
+        for index in manifest.blocks_of(k):
             motion.next_block(index)
     return states
 
@@ -77,11 +74,9 @@ class SegmentRenderer:
         return self._prepared
 
     def render(self, job: RenderJob, settings: Settings, transcript: str | None, device: str, threads: int,
-               blocks: range, state: dict | None, path: str) -> tuple[str, dict, int]:
+               blocks: range, state: dict | None, path: str) -> tuple[str, dict]:
         """Render ``blocks`` from motion ``state`` into the H.264 file ``path``: (sha256, state at
-        the end, pid)."""
-        import os
-
+        the end)."""
         from talkcli.events import ignore_events
         from talkcli.files import sha256_file
         from talkcli.pipeline import build_chain, encode_segment
@@ -90,9 +85,9 @@ class SegmentRenderer:
         prepared = self._prepare(job, settings)
         chain, _ = build_chain(prepared, settings, self.models, device, state, transcript, None, Clock(), ignore_events)
         encode_segment(chain, blocks, Path(path), settings, threads, lambda n: None)
-        return sha256_file(Path(path)), chain.motion.state_dict(), os.getpid()
+        return sha256_file(Path(path)), chain.motion.state_dict()
 
-    def pid(self) -> int:
+    def pid(self) -> int:  # which process to kill, for the worker-fault test
         import os
 
         return os.getpid()
@@ -105,12 +100,9 @@ def render_segments_ray(address: str, job: RenderJob, settings: Settings, transc
     segment came back (``time.perf_counter``), None if none was pending."""
     from talkcli.jobs.ray_cluster import connected
 
-    plan = manifest.identity.plan
-    per_segment, fpb = plan["blocks_per_segment"], plan["frames_per_block"]
-    n_blocks = -(-plan["n_frames"] // fpb)
-    total = plan["n_frames"]
+    total = manifest.identity.plan["n_frames"]
     states = boundary_states(motion, manifest)
-    pending = [k for k in range(manifest.first_pending(), len(manifest.segments))]
+    pending = list(range(manifest.first_pending(), len(manifest.segments)))
     done = manifest.first_frame_of(manifest.first_pending())
     on_event(StageStarted("render", total=total, unit="frames"))
     on_event(StageProgress("render", done, total))
@@ -134,9 +126,8 @@ def render_segments_ray(address: str, job: RenderJob, settings: Settings, transc
 
         def submit(worker) -> None:
             k = queue.pop(0)
-            blocks = range(k * per_segment, min(n_blocks, (k + 1) * per_segment))
-            path = str(job_dir.resolve() / f"segment_{k:05d}.mp4")
-            ref = worker.render.remote(job, settings, transcript, device, threads, blocks, states[k], path)
+            path = str(job_dir.resolve() / manifest.segment_file(k))
+            ref = worker.render.remote(job, settings, transcript, device, threads, manifest.blocks_of(k), states[k], path)
             running[ref] = (k, worker)
 
         for worker in pool:
@@ -146,7 +137,7 @@ def render_segments_ray(address: str, job: RenderJob, settings: Settings, transc
             ready, _ = ray.wait(list(running), num_returns=1)
             k, worker = running.pop(ready[0])
             try:
-                sha, state_end, _ = ray.get(ready[0])
+                sha, state_end = ray.get(ready[0])
             except ray.exceptions.RayActorError as exc:  # the worker died: a fresh one takes the segment again
                 tries[k] = tries.get(k, 0) + 1
                 if tries[k] > RETRIES:
@@ -161,7 +152,7 @@ def render_segments_ray(address: str, job: RenderJob, settings: Settings, transc
                 expected = states.get(k + 1)
                 if expected is not None and expected != state_end:
                     raise RuntimeError(f"segment {k} ended in another motion state than the driver's motion pass")
-                manifest.mark_done(k, f"segment_{k:05d}.mp4", state_end, sha)
+                manifest.mark_done(k, manifest.segment_file(k), state_end, sha)
                 first_back = first_back or time.perf_counter()
                 done += manifest.segments[k].n_frames
                 on_event(StageProgress("render", done, total))
@@ -172,8 +163,8 @@ def render_segments_ray(address: str, job: RenderJob, settings: Settings, transc
 
 def _absolute(job: RenderJob) -> RenderJob:
     import dataclasses
-    import os
 
-    absolute = lambda p: None if p is None else Path(os.path.abspath(p))  # noqa: E731
+    from talkcli.jobs.ray_cluster import absolute
+
     return dataclasses.replace(job, ref=absolute(job.ref), audio=absolute(job.audio), transcript=absolute(job.transcript),
                                extra_refs=tuple(absolute(p) for p in job.extra_refs))  # fmt: skip

@@ -47,13 +47,16 @@ class Checked:
     """A job whose inputs exist, with what was read of them before any work."""
 
     job: RenderJob
-    to_stdout: bool
     transcript: str | None
     hashes: dict[str, str]
     job_dir: Path
     weights: tuple | None
     device: str
     output_at_start: OutputState
+
+    @property
+    def to_stdout(self) -> bool:
+        return str(self.job.out) == "-"
 
 
 def check_job(job: RenderJob, settings: Settings) -> Checked:
@@ -95,7 +98,7 @@ def check_job(job: RenderJob, settings: Settings) -> Checked:
     hashes = input_hashes(ref, audio, job.transcript, job.extra_refs)
     job_dir = Path(job.job_dir) if job.job_dir else default_job_dir(out, hashes)
     check_job_dir(job_dir, [*inputs, out])
-    return Checked(job, to_stdout, transcript, hashes, job_dir, weights, device, OutputState.of(out))
+    return Checked(job, transcript, hashes, job_dir, weights, device, OutputState.of(out))
 
 
 def _spooled(job: RenderJob, scratch: Path) -> RenderJob:
@@ -252,8 +255,6 @@ def render_segments(chain: FrameChain, manifest: Manifest, job_dir: Path, settin
     from talkcli.pipeline import encode_segment
 
     total = manifest.first_frame_of(len(manifest.segments))
-    per_segment = manifest.identity.plan["blocks_per_segment"]
-    n_blocks = math.ceil(total / manifest.identity.plan["frames_per_block"])
     resume_at = manifest.first_pending()
     done = manifest.first_frame_of(resume_at)
     first_frame_time = None
@@ -266,9 +267,8 @@ def render_segments(chain: FrameChain, manifest: Manifest, job_dir: Path, settin
         on_event(StageProgress("render", done, total))
 
     for k in range(resume_at, len(manifest.segments)):
-        path = job_dir / f"segment_{k:05d}.mp4"
-        blocks = range(k * per_segment, min(n_blocks, (k + 1) * per_segment))
-        first = encode_segment(chain, blocks, path, settings, threads, on_block)
+        path = job_dir / manifest.segment_file(k)
+        first = encode_segment(chain, manifest.blocks_of(k), path, settings, threads, on_block)
         first_frame_time = first_frame_time or first
         manifest.mark_done(k, path.name, chain.motion.state_dict(), sha256_file(path))
     return first_frame_time
