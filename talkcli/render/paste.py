@@ -111,9 +111,8 @@ class PasteBack:
         r = np.hypot(xx - (s - 1) / 2, yy - (s - 1) / 2) / (s / 2)
         t = np.clip((feather_outer - r) / (feather_outer - feather_inner), 0, 1)
         mask = (t * t * (3 - 2 * t)).astype(np.float32)
-        self._size = (x1 - x0, y1 - y0)
         if x1 > x0 and y1 > y0:
-            alpha = cv2.warpAffine(mask, m, self._size, flags=cv2.INTER_LINEAR, borderValue=0)
+            alpha = cv2.warpAffine(mask, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=0)
             self._alpha = np.ascontiguousarray(alpha)
         else:
             self._alpha = None
