@@ -75,23 +75,16 @@ def inspect(ref: Path, settings: Settings | None = None, models: Models | None =
     """Faces, crop, landmarks and warnings of a photo, drawn over it, as ``render`` would see it
     (the ``face`` settings, ``render.crop_only`` and ``render.max_size``), and the size of the
     video ``render`` would write."""
-    from talkcli.face.crop import face_crop
-    from talkcli.face.detect import choose_face
-    from talkcli.face.image import fit_long_side, load_image
     from talkcli.face.inspect import assess, overlay
+    from talkcli.face.reference import read_reference
     from talkcli.render.paste import even_size
 
     settings = settings or load_settings()
-    photo = load_image(ref)
-    photo_size = (photo.shape[1], photo.shape[0])
-    if not settings.render.crop_only:
-        photo = fit_long_side(photo, settings.render.max_size)
-    faces = (models or Models()).landmarker.faces(photo)
-    face = choose_face(faces, settings.face.face_index, str(ref))
-    index = settings.face.face_index or 0
-    side = settings.face.size
-    geometry = face_crop(face.landmarks, photo.shape, side, settings.face.face_fraction)
-    report = assess(face, len(faces), index)
-    h, w = even_size(photo.shape)
-    output = (side, side) if settings.render.crop_only else (w, h)
-    return Inspection(overlay(photo, faces, index, geometry, report), len(faces), index, report, side, output, photo_size)
+    full_frame = not settings.render.crop_only
+    face = read_reference(Path(ref), (), settings.face, (models or Models()).landmarker,
+                          max_size=settings.render.max_size if full_frame else 0)
+    report = assess(face.face, face.n_faces, face.index)
+    side = face.crop.shape[0]
+    h, w = even_size(face.photo.shape)
+    picture = overlay(face.photo, list(face.faces), face.index, face.geometry, report)
+    return Inspection(picture, face.n_faces, face.index, report, side, (w, h) if full_frame else (side, side), face.source_size)

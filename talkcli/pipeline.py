@@ -53,7 +53,8 @@ def prepare(job: RenderJob, settings: Settings, models: Models, scratch: Path, o
     on_event(StageStarted("face"))
     t = time.perf_counter()
     face = read_reference(Path(job.ref), tuple(job.extra_refs), settings.face, models.landmarker, warn,
-                          full_frame=not settings.render.crop_only, max_size=settings.render.max_size)
+                          full_frame=not settings.render.crop_only,
+                          max_size=0 if settings.render.crop_only else settings.render.max_size)
     setup = {"face": time.perf_counter() - t}
     on_event(StageFinished("face", setup["face"]))
 

@@ -16,31 +16,44 @@ class ReferenceFace:
     """The animated face: ``photo`` ``(H, W, 3) uint8`` RGB, its crop ``(S, S, 3) uint8`` with
     ``geometry`` (photo <-> crop) and ``crop_landmarks`` ``(478, 3)`` in crop pixels;
     ``extra``: other photos of the same person cropped the same way, ``(crop, landmarks)``;
-    ``n_faces``: faces found in the photo."""
+    ``faces``: every face found in ``photo`` (``face.detect.Face``), ``index`` the animated one's;
+    ``source_size``: (width, height) of the photo as read, before any downscale."""
 
     photo: np.ndarray
     geometry: CropGeometry
     crop: np.ndarray
     crop_landmarks: np.ndarray
     extra: tuple[tuple[np.ndarray, np.ndarray], ...]
-    n_faces: int
+    faces: tuple
+    index: int
+    source_size: tuple[int, int]
+
+    @property
+    def n_faces(self) -> int:
+        return len(self.faces)
+
+    @property
+    def face(self):
+        """The animated ``Face``."""
+        return self.faces[self.index]
 
 
 def read_reference(ref: Path, extra_refs: tuple[Path, ...], settings: FaceSettings, landmarker,
                    warn=lambda message: None, full_frame: bool = False, max_size: int = 0) -> ReferenceFace:
     """Read ``ref``, choose its face (``settings.face_index``), crop it; the same for ``extra_refs``.
 
-    ``full_frame``: the photo itself becomes the video: a photo whose long side exceeds
-    ``max_size`` (0: no limit) is downscaled to it once, here, and it must fit H.264
-    (ImageError if not). ``warn(message)`` hears that a photo holds several faces.
+    A photo whose long side exceeds ``max_size`` (0: no limit) is downscaled to it once, here.
+    ``full_frame``: the photo itself becomes the video, so it must fit H.264 (ImageError if
+    not). ``warn(message)`` hears that a photo holds several faces.
     """
     from talkcli.face.crop import face_crop
     from talkcli.face.detect import choose_face
     from talkcli.face.image import check_full_frame_size, fit_long_side, load_image
 
     photo = load_image(ref)
+    source_size = (photo.shape[1], photo.shape[0])
+    photo = fit_long_side(photo, max_size)
     if full_frame:
-        photo = fit_long_side(photo, max_size)
         check_full_frame_size(photo.shape, ref)
     faces = landmarker.faces(photo)
     face = choose_face(faces, settings.face_index, str(ref))
@@ -54,4 +67,5 @@ def read_reference(ref: Path, extra_refs: tuple[Path, ...], settings: FaceSettin
         other_face = choose_face(landmarker.faces(image), 0, str(other))
         g = face_crop(other_face.landmarks, image.shape, size, settings.face_fraction)
         extra.append((g.crop(image), g.to_crop(other_face.landmarks)))
-    return ReferenceFace(photo, geometry, geometry.crop(photo), geometry.to_crop(face.landmarks), tuple(extra), len(faces))
+    return ReferenceFace(photo, geometry, geometry.crop(photo), geometry.to_crop(face.landmarks), tuple(extra),
+                         tuple(faces), settings.face_index or 0, source_size)  # fmt: skip
