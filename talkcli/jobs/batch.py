@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from talkcli.files import same_file
 from talkcli.job import Models, RenderJob
 from talkcli.config.settings import SECTIONS
 from talkcli.errors import InputError, TalkError, UsageError
@@ -121,7 +122,7 @@ def _check_outputs(items: list[BatchItem], source: Path) -> None:
             continue
         out = item.out.resolve()
         for kind, path in (("audio", item.audio), ("photo", item.ref)):
-            if path.resolve() == out:
+            if same_file(path, out):
                 raise UsageError(
                     f"{source.name}: item {item.name} would write its output over its own {kind} {path}",
                     hint="give the item another output path, or -o another folder",
