@@ -222,19 +222,12 @@ def changed_box(a: np.ndarray, b: np.ndarray) -> tuple:  # pragma: no cover - co
     return x0, y0, x1, y1
 
 
-def _jit_parallel(fn):
-    try:
-        return numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)(fn)
-    except RuntimeError:  # numba found no writable cache folder
-        return numba.njit(nogil=True, fastmath=True, parallel=True)(fn)
-
-
-@_jit_parallel
+@_jit
 def blend_region(out: np.ndarray, photo: np.ndarray, warped: np.ndarray, feather: np.ndarray, box: tuple,
                  region: tuple, ramp: float, detail: bool, moved: np.ndarray, fields: np.ndarray,
                  photo_detail: np.ndarray) -> None:  # pragma: no cover - compiled
     """Blend a pasted crop into ``out`` (a copy of ``photo``, ``(H, W, 3) uint8``) inside
-    ``region`` (photo pixels ``x0, y0, x1, y1``, end exclusive); rows in parallel.
+    ``region`` (photo pixels ``x0, y0, x1, y1``, end exclusive).
 
     ``warped``: the crop frame resampled onto the region, ``(rh, rw, 3) uint8``; ``feather``:
     the paste mask over ``box`` (the crop's footprint, ``x0, y0, x1, y1``), ``(bh, bw)
@@ -249,7 +242,7 @@ def blend_region(out: np.ndarray, photo: np.ndarray, warped: np.ndarray, feather
     rx0, ry0, rx1, ry1 = region
     inv_ramp = np.float32(1.0 / ramp)
     one, half, byte = np.float32(1.0), np.float32(0.5), np.float32(1.0 / 255.0)
-    for y in numba.prange(ry0, ry1):
+    for y in range(ry0, ry1):
         i = y - ry0
         wy = min(one, np.float32(min(i, ry1 - 1 - y) + 1) * inv_ramp)
         frow, prow, orow, wrow = feather[y - by0], photo[y], out[y], warped[i]

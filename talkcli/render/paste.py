@@ -135,7 +135,7 @@ class PasteBack:
         pixels alone, over the whole footprint, without full-resolution detail. Only the
         photo pixels over the crop's changed box (``PasteData.changed``) are computed: the
         crop (and, for detail, its warp fields) resampled by OpenCV, blended by one compiled
-        pass (``render.kernels.blend_region``); the rest is the photo, copied.
+        loop (``render.kernels.blend_region``); the rest is the photo, copied.
         """
         import cv2
 
