@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 		echo "creating $(VENV) with $(PYTHON)"; \
 		"$(PYTHON)" -m venv "$(VENV)"; \
 	fi
-	$(BIN)/pip install $(PIP_FLAGS) -e ".[test,ray]"
+	$(BIN)/pip install $(PIP_FLAGS) -e ".[test,ray,languages]"
 	$(BIN)/pip check
 	@touch "$@"
 

@@ -249,6 +249,14 @@ class PhoneRecognizer:
     def pronunciation(self, word: str) -> str | None:
         return self.pronunciations([word])[0]
 
+    def add_words(self, prons: dict[str, str]) -> None:
+        """Words with known ARPAbet phones (from another language's lexicon) for alignment."""
+        new = {w: [p] for w, p in prons.items() if self._prons.get(w) != [p]}
+        self._prons.update(new)
+        if self._aligner is not None:
+            for w, p in new.items():
+                _add_word(self._aligner, w, p)
+
     def recognise(self, samples: np.ndarray, offset_s: float = 0.0) -> list[Phone]:
         """Phone-loop recognition of one chunk; times are offset by ``offset_s``."""
         d = self._allphone
