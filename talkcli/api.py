@@ -52,8 +52,9 @@ def cues(audio: Path, transcript: Path | None = None, settings: Settings | None 
     fps = settings.audio.frame_rate
     driver = choose_driver(settings, decoded.samples, text, models or Models(), lambda m: on_event(Notice("warning", m)))
     phones = [p for batch in driver.phone_batches() for p in batch.phones]
-    if getattr(driver, "partly_unaligned", False):
-        on_event(Notice("warning", "forced alignment to the transcript failed for part of the audio; that part was recognised from the audio instead"))
+    note = driver.unaligned_note() if hasattr(driver, "unaligned_note") else None
+    if note:
+        on_event(Notice("warning", note))
     return frame_classes(phones, frame_count(len(decoded.samples), decoded.sample_rate, fps), fps, min_closure_frames)
 
 

@@ -39,25 +39,68 @@ def choose_driver(settings: Settings, samples: np.ndarray, transcript: str | Non
                   warn: Callable[[str], None] = lambda message: None) -> PhoneDriver:
     """The driver for ``settings`` (``audio.lang``) over ``samples`` (16 kHz mono float32).
 
-    ``transcript`` (text) times English phones by forced alignment; other languages ignore
-    it, and ``warn(message)`` says so.
+    English: pocketsphinx phones, recognised or aligned to ``transcript``. Any other language:
+    with a transcript, eSpeak NG's pronunciations aligned by pocketsphinx (the ``languages``
+    extra), the acoustic driver where a stretch cannot be aligned; without one, the acoustic
+    driver. A transcript that does not fit the language is a UsageError, or ``warn(message)``
+    where it only looks doubtful.
     """
-    max_chunk_s = settings.audio.max_chunk_s
-    if is_english(settings.audio.lang):
-        from talkcli.audio.phonemes import phone_batches
+    from talkcli.audio.phonemes import phone_batches
 
+    lang, max_chunk_s = settings.audio.lang, settings.audio.max_chunk_s
+    if transcript is not None:
+        check_transcript(settings, transcript)
+        script, fallback = _transcript_script(lang, transcript, models, warn)
         recognizer = models.recognizer
         return PhoneDriver(
-            "transcript" if transcript is not None else "phones", samples, settings,
-            lambda start_s: phone_batches(samples, recognizer, transcript, max_chunk_s, start_s=start_s),
-            uses_transcript=transcript is not None,
+            "transcript", samples, settings,
+            lambda start_s: phone_batches(samples, recognizer, None, max_chunk_s, start_s, script=script, fallback=fallback(samples)),
+            uses_transcript=True,
         )  # fmt: skip
+    if is_english(lang):
+        recognizer = models.recognizer
+        return PhoneDriver("phones", samples, settings, lambda start_s: phone_batches(samples, recognizer, None, max_chunk_s, start_s),
+                           uses_transcript=False)  # fmt: skip
     from talkcli.audio.acoustic import acoustic_batches
 
-    if transcript is not None:
-        warn(f"--transcript is used for English only; {settings.audio.lang} speech is driven from the audio")
     return PhoneDriver("acoustic", samples, settings, lambda start_s: acoustic_batches(samples, max_chunk_s, start_s=start_s),
                        uses_transcript=False)  # fmt: skip
+
+
+def check_transcript(settings: Settings, transcript: str | None) -> None:
+    """Fail before any work where ``transcript`` cannot drive a render in ``audio.lang``: written in
+    another script, not English under ``--lang en``, or a language eSpeak NG lacks (or the
+    ``languages`` extra is not installed)."""
+    if transcript is None:
+        return
+    from talkcli.audio.multilingual import check_english, check_script, voice_for
+
+    lang = settings.audio.lang
+    check_script(transcript, lang)
+    if is_english(lang):
+        check_english(transcript)
+    else:
+        voice_for(lang)
+
+
+def _transcript_script(lang: str, transcript: str, models: Models, warn: Callable[[str], None]):
+    """(words to align, the fallback for stretches that cannot be) of ``transcript`` in ``lang``."""
+    from talkcli.audio.multilingual import looks_english
+
+    if is_english(lang):
+        from talkcli.audio.phonemes import english_script
+
+        return english_script(models.recognizer, transcript), lambda samples: None
+    from talkcli.audio.acoustic import stretch_phones
+    from talkcli.audio.multilingual import Lexicon
+
+    lexicon = Lexicon(lang)
+    script = lexicon.script(transcript)
+    for note in lexicon.notes(transcript, script):
+        warn(note)
+    if looks_english(transcript):
+        warn(f"the transcript reads as English, but --lang is {lang}: its words are read as {lang} (pass --lang en for English)")
+    return script, stretch_phones
 
 
 def choose_frame_source(settings: Settings, face: ReferenceFace, device: str, detail: bool, pasted: bool = True) -> FrameSource:

@@ -157,3 +157,12 @@ def syllable_nuclei(samples: np.ndarray) -> np.ndarray:
     threshold = silence_threshold_db(frame_db(samples))
     out = [chunk_phones(samples[c.start : c.end], threshold, c.start / ANALYSIS_RATE)[1] for c in speech_chunks(samples)]
     return np.concatenate(out) if out else np.zeros(0)
+
+
+def stretch_phones(samples: np.ndarray):
+    """``fallback(chunk, offset_s) -> phones`` for ``phone_batches``: the acoustic pseudo-phones of a
+    stretch that could not be aligned, with the pause level of the whole clip ``samples``."""
+    if NOISE_FLOOR_DB is not None:
+        samples = with_noise_floor(samples, NOISE_FLOOR_DB)
+    threshold = silence_threshold_db(frame_db(samples))
+    return lambda chunk, offset_s: chunk_phones(chunk, threshold, offset_s)[0]

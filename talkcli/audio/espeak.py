@@ -94,6 +94,14 @@ def version() -> str | None:
     return espeak().version
 
 
+def count_languages() -> int:
+    """How many languages the installed eSpeak NG data holds (its ``*_dict`` files)."""
+    import espeakng_loader
+    from pathlib import Path
+
+    return len(list(Path(espeakng_loader.get_data_path()).glob("*_dict")))
+
+
 class ESpeak:
     """The loaded library. Use ``espeak()``, which makes one per process."""
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -375,6 +375,9 @@ class PhoneRecognizer:
         return [Phone(p, float(edges[i]), float(edges[i + 1])) for i, p in enumerate(pron)]
 
 
+# Words from another language's lexicon (``talkcli.audio.multilingual``) are named "x-" + their phones.
+LEXICON_PREFIX = "x-"
+
 # Words whose AH is (nearly always) the reduced schwa in running speech.
 _WEAK_AH_WORDS = frozenset(
     "a an the of from was what us does just must than that them and as at some such because "
@@ -389,7 +392,7 @@ def mark_strut(word: str, phones: list[Phone]) -> list[Phone]:
     (nearly always unstressed: mother, summer), and does not end the word (sofa)."""
     vowels = [k for k, p in enumerate(phones) if p.name in _VOWELS]
     ahs = [k for k in vowels if phones[k].name == "AH"]
-    if not ahs:
+    if not ahs or word.startswith(LEXICON_PREFIX):  # another language's AH is its schwa (ə, ɐ)
         return phones
     pick = None
     if len(vowels) == 1:
@@ -598,6 +601,36 @@ class PhoneBatch:
     aligned: bool
 
 
+@dataclass
+@dataclass
+class Script:
+    """A transcript ready for alignment.
+
+    ``words``: pocketsphinx dictionary words, None for a word that cannot be
+    read (it cannot be aligned; the chunk holding it falls back to the audio);
+    ``breaks``: a clause ends after the word; ``weights``: expected relative
+    duration (vowels count twice); ``prons``: the dictionary entries to add.
+    """
+
+    words: list[str | None] = field(default_factory=list)
+    breaks: list[bool] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    prons: dict[str, str] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+
+    def add(self, phones: list[str] | None, ipa: str) -> None:
+        if phones is None:
+            self.words.append(None)
+            self.unreadable.append(ipa)
+            self.weights.append(2.0 * max(1, len(ipa) // 4))
+        else:
+            name = LEXICON_PREFIX + "-".join(p.lower() for p in phones)
+            self.words.append(name)
+            self.prons[name] = " ".join(phones)
+            self.weights.append(float(sum(2.0 if p in _VOWELS else 1.0 for p in phones)))
+        self.breaks.append(False)
+
+
 # Real recordings are never digitally silent, and pocketsphinx's models were
 # trained on such recordings: exact zeros between words (synthetic speech,
 # gated or edited audio) throw both recognition and alignment off. A fixed,
@@ -651,6 +684,8 @@ def phone_batches(
     transcript: str | None = None,
     max_chunk_s: float = 12.0,
     start_s: float = 0.0,
+    script: Script | None = None,
+    fallback: Callable[[np.ndarray, float], list[Phone]] | None = None,
 ) -> Iterator[PhoneBatch]:
     """Phones chunk by chunk, in time order, lazily (``samples``: 16 kHz mono float32).
 
@@ -662,6 +697,12 @@ def phone_batches(
     aligned on its own; a chunk whose alignment fails is recognised instead.
     Nothing gives up: every chunk yields phones.
 
+    ``script``: the words to align, already looked up (another language's
+    lexicon, ``talkcli.audio.multilingual``), instead of ``transcript``'s
+    English words; a None word cannot be aligned. ``fallback(chunk_samples,
+    offset_s)``: the phones of a chunk that is not aligned (default: the
+    phone loop).
+
     ``start_s`` resumes a job: chunks ending at or before it are skipped
     without being decoded. Chunk boundaries depend only on the samples, so the
     batches after ``start_s`` are the ones an uninterrupted run yields.
@@ -670,40 +711,56 @@ def phone_batches(
         samples = with_noise_floor(samples, NOISE_FLOOR_DB)
     db = frame_db(samples)
     threshold = silence_threshold_db(db)
-    duration = len(samples) / ANALYSIS_RATE
     chunks = speech_chunks(samples, max_chunk_s=max_chunk_s)
 
-    def recognise(c: Chunk) -> list[Phone]:
-        return recognizer.recognise(samples[c.start : c.end], offset_s=c.start / ANALYSIS_RATE)
+    def post(phones: list[Phone]) -> list[Phone]:
+        return gate_silence(trim_pause_edges(_delayed(phones), db, threshold), db, threshold)
 
-    if transcript:
-        words, breaks = _transcript_words(recognizer, transcript)
-        if words and duration <= 90.0:
-            phones = _safe_align(recognizer, samples[:], words)  # at most 90 s in memory
-            if phones:
-                yield PhoneBatch(duration, gate_silence(trim_pause_edges(_delayed(phones), db, threshold), db, threshold), aligned=True)
-                return
-        if words:
-            speech = [float(np.sum(db[c.start // HOP : -(-c.end // HOP)] >= threshold)) for c in chunks]
-            weights = [_word_weight(recognizer, w) for w in words]
-            cuts = [0] + split_words(weights, breaks, speech) + [len(words)]
-            for k, chunk in enumerate(chunks):
-                if chunk.end / ANALYSIS_RATE <= start_s:
-                    continue
-                offset = chunk.start / ANALYSIS_RATE
-                mine = words[cuts[k] : cuts[k + 1]]
-                phones = _safe_align(recognizer, samples[chunk.start : chunk.end], mine, offset) if mine else None
-                aligned = phones is not None
-                if phones is None:
-                    phones = recognise(chunk)
-                phones = trim_pause_edges(_delayed(phones), db, threshold)
-                yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=aligned)
-            return
+    def unaligned(c: Chunk) -> list[Phone]:
+        if fallback is not None:
+            return fallback(samples[c.start : c.end], c.start / ANALYSIS_RATE)
+        return post(recognizer.recognise(samples[c.start : c.end], offset_s=c.start / ANALYSIS_RATE))
+
+    if script is None and transcript:
+        script = english_script(recognizer, transcript)
+    if script is not None and script.words:
+        yield from _aligned_batches(samples, recognizer, script, chunks, start_s, db, threshold, post, unaligned)
+        return
     for chunk in chunks:
         if chunk.end / ANALYSIS_RATE <= start_s:
             continue
-        phones = trim_pause_edges(_delayed(recognise(chunk)), db, threshold)
-        yield PhoneBatch(chunk.end / ANALYSIS_RATE, gate_silence(phones, db, threshold), aligned=False)
+        yield PhoneBatch(chunk.end / ANALYSIS_RATE, unaligned(chunk), aligned=False)
+
+
+def _aligned_batches(samples, recognizer, script, chunks, start_s, db, threshold, post, unaligned) -> Iterator[PhoneBatch]:
+    """``phone_batches`` with words: the whole clip at once where it can, else chunk by chunk."""
+    duration = len(samples) / ANALYSIS_RATE
+    words = script.words
+    recognizer.add_words(script.prons)
+    if duration <= 90.0 and None not in words:
+        phones = _safe_align(recognizer, samples[:], words)  # at most 90 s in memory
+        if phones:
+            yield PhoneBatch(duration, post(phones), aligned=True)
+            return
+    speech = [float(np.sum(db[c.start // HOP : -(-c.end // HOP)] >= threshold)) for c in chunks]
+    cuts = [0] + split_words(script.weights, script.breaks, speech) + [len(words)]
+    for k, chunk in enumerate(chunks):
+        if chunk.end / ANALYSIS_RATE <= start_s:
+            continue
+        mine = words[cuts[k] : cuts[k + 1]]
+        phones = None
+        if mine and None not in mine:
+            phones = _safe_align(recognizer, samples[chunk.start : chunk.end], mine, chunk.start / ANALYSIS_RATE)
+        if phones is None:
+            yield PhoneBatch(chunk.end / ANALYSIS_RATE, unaligned(chunk), aligned=False)
+        else:
+            yield PhoneBatch(chunk.end / ANALYSIS_RATE, post(phones), aligned=True)
+
+
+def english_script(recognizer: PhoneRecognizer, text: str) -> Script:
+    """English ``text`` as words to align: its dictionary words (cmudict, or derived from a stem)."""
+    words, breaks = _transcript_words(recognizer, text)
+    return Script(words=list(words), breaks=breaks, weights=[_word_weight(recognizer, w) for w in words])
 
 
 def _word_weight(recognizer: PhoneRecognizer, word: str) -> float:

@@ -19,9 +19,9 @@ class CueFormat(str, Enum):
 @app.command()
 def cues(
     audio: Path = typer.Argument(..., help="Speech recording (anything ffmpeg reads).", show_default=False),
-    transcript: Optional[Path] = typer.Option(None, "--transcript", help="Text of the speech (English); improves mouth timing."),
+    transcript: Optional[Path] = typer.Option(None, "--transcript", help="Text of the speech (UTF-8), in its --lang: times the mouth by forced alignment. Other languages than English need the languages extra."),
     fps: Optional[str] = typer.Option(None, "--fps", help="Frames per second, e.g. 25, 29.97 or 30000/1001. [default: 25]"),
-    lang: Optional[str] = typer.Option(None, "--lang", help="Language of the speech: en uses English phone models; any other code (de, fr, ...) uses the language-agnostic acoustic driver. [default: en]"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Language of the speech (ISO 639: en, es, fr, de, ja, cmn ...). en: English phone models; others: eSpeak NG pronunciations with --transcript, else a language-agnostic acoustic driver. [default: en]"),
     fmt: CueFormat = typer.Option(CueFormat.json, "-f", "--format", help="json: one class per frame; tsv: start time and class at each change."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of standard output."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset, as for render (its audio settings apply)."),

@@ -15,7 +15,7 @@ def doctor(
     ffmpeg: Optional[str] = typer.Option(None, "--ffmpeg", help="ffmpeg binary to check (or set TALK_FFMPEG)."),
     traceback: bool = typer.Option(False, "--traceback", help="Show the full stack trace on errors."),
 ) -> None:
-    """Check ffmpeg, the bundled models, the compiled render kernels, torch and the compute device."""
+    """Check ffmpeg, the bundled models, the compiled render kernels, torch, the compute device and the optional extras."""
     from rich.table import Table
 
     with guarded(traceback):
@@ -66,7 +66,31 @@ def doctor(
             table.add_row("torch", "[green]ok", f"torch {torch.__version__}; render device for --device auto: {device}")
         except ImportError:
             table.add_row("torch", "[yellow]absent", "CPU rendering works; --device cuda needs torch")
+        for name, status, details in optional_extras():
+            table.add_row(name, status, details)
         out.print(table)
         if problems:
             err.print(f"[red]error:[/] {problems} problem(s) found (hint: see the table above)")
             raise typer.Exit(int(ExitCode.ENVIRONMENT))
+
+
+def optional_extras() -> list[tuple[str, str, str]]:
+    """Rows for the optional extras: (check, status, details); an absent extra is not a problem."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from talkcli.audio import espeak
+
+    rows = []
+    try:
+        found = espeak.version()
+    except TalkError as exc:
+        rows.append(("extra: languages", "[red]problem", f"{exc.message} ({exc.hint})"))
+    else:
+        rows.append(("extra: languages", "[green]ok" if found else "[yellow]absent",
+                     f"eSpeak NG {found} (GPL-3.0): transcripts in {espeak.count_languages()} languages" if found
+                     else f"transcripts in English only; {espeak.INSTALL_HINT}"))  # fmt: skip
+    try:
+        rows.append(("extra: ray", "[green]ok", f"ray {version('ray')}: talk batch/render --ray"))
+    except PackageNotFoundError:
+        rows.append(("extra: ray", "[yellow]absent", "talk batch/render --ray need pip install 'talkcli[ray]'"))
+    return rows

@@ -34,7 +34,7 @@ class AudioSettings:
     fps: str = "25"  # frames per second: "25", "29.97", "30000/1001"
     frames_per_block: int = 4
     max_chunk_s: float = 12.0  # phone recognition runs on chunks cut at pauses, at most this long
-    lang: str = "en"  # en: pocketsphinx phones; any other language code: the acoustic driver (no phone model)
+    lang: str = "en"  # en: pocketsphinx phones; others: eSpeak NG + alignment with a transcript, else the acoustic driver
 
     @property
     def frame_rate(self) -> Fraction:

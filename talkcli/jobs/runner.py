@@ -63,6 +63,7 @@ def check_job(job: RenderJob, settings: Settings) -> Checked:
     """Everything that can fail before any work: inputs present, output and job folder
     writable and of the right kind, model files, the compute device."""
     from talkcli.audio.speech import read_transcript
+    from talkcli.engines import check_transcript
     from talkcli.mux.writer import check_output_path
     from talkcli.pipeline import enhancer_weights
     from talkcli.render.device import resolve_device
@@ -77,6 +78,7 @@ def check_job(job: RenderJob, settings: Settings) -> Checked:
         check_ray_job(job, settings)
         import_ray()
     transcript = read_transcript(job.transcript)
+    check_transcript(settings, transcript)
     if len(job.extra_refs) > MAX_EXTRA_REFS:
         raise UsageError(f"--ref given {1 + len(job.extra_refs)} times; at most 3 photos", hint="the first is animated, two more may help")
     for photo in (ref, *job.extra_refs):
@@ -155,8 +157,9 @@ def run_job(job: RenderJob, settings: Settings, on_event: EventCallback, models:
         if enhance is not None:
             on_event(StageFinished("enhance", clock.totals.get("enhance", 0.0)))
         deliver(checked, manifest, settings, clock, on_event)
-    if getattr(driver, "partly_unaligned", False):
-        on_event(Notice("warning", "forced alignment to the transcript failed for part of the audio; that part was recognised from the audio instead"))
+    note = driver.unaligned_note() if hasattr(driver, "unaligned_note") else None
+    if note:
+        on_event(Notice("warning", note))
     timing = {"setup": setup, "started": started, "audio_ready": audio_ready, "first_frame": first_frame_time}
     return finish(checked, manifest, prepared, chain.output_shape, device, clock, timing, driver.aligned, resume_at)
 

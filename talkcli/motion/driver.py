@@ -64,6 +64,7 @@ class PhoneDriver:
         self._phones = phones
         self.uses_transcript = uses_transcript
         self._aligned: list[bool] = []
+        self._unaligned: list[tuple[float, float]] = []  # stretches (s) whose batch was not aligned
 
     @property
     def aligned(self) -> bool:
@@ -74,10 +75,23 @@ class PhoneDriver:
         """A transcript was given and alignment failed for some of the audio."""
         return self.uses_transcript and not all(self._aligned)
 
+    def unaligned_note(self) -> str | None:
+        """What to tell the user when a transcript was given and some stretches were not aligned."""
+        if not self.partly_unaligned:
+            return None
+        spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in self._unaligned[:6]) + (", ..." if len(self._unaligned) > 6 else "")
+        total = sum(b - a for a, b in self._unaligned)
+        return (f"forced alignment to the transcript failed for {total:.1f} s of the audio ({spans}); "
+                "there the mouth follows the audio instead")  # fmt: skip
+
     def phone_batches(self, start_s: float = 0.0) -> Iterator[PhoneBatch]:
         """The phones themselves (``talk cues``), recording whether each batch was aligned."""
+        previous_end = start_s
         for batch in self._phones(start_s):
             self._aligned.append(batch.aligned)
+            if not batch.aligned:
+                self._unaligned.append((previous_end, batch.end_s))
+            previous_end = batch.end_s
             yield batch
 
     def start(self, plan: BlockPlan, saved: dict[str, Any] | None, clock: Clock) -> MotionStream:
