@@ -37,7 +37,8 @@ Voiced stops with a voice bar, or none at all (Japanese intervocalic b), keep th
 ``run``: per language and condition, ``talk cues AUDIO --lang LANG [--transcript T] --fps 25
 -f json`` in-process in worker processes (as benchmarks/visemes.py; ``-noise``: a seeded white
 floor at -60 dBFS RMS added first), scored with the bench's scorer; speed = audio s / CPU s of
-the cues call. For the conditions without a transcript the syllable check runs too: the real
+the cues call (each worker first makes one untimed warm-up call, so imports and loading are
+not billed to the first file). For the conditions without a transcript the syllable check runs too: the real
 motion path (driver -> MotionGenerator over a BlockPlan) gives the jaw opening per frame;
 peaks are ``scipy.signal.find_peaks(jaw, prominence=0.05)``; nuclei are maximal runs of
 ground-truth vowel phones. Reported: nuclei with a peak inside their frames +-1 (target >=
@@ -386,6 +387,20 @@ def syllable_stats(jaw: np.ndarray, gt: dict, fps: float) -> dict:
 # ---------------------------------------------------------------- run
 
 
+def warm_up() -> None:
+    """Worker initializer: one untimed ``talk cues`` with and without a transcript (imports,
+    eSpeak and model loading), so the first timed file does not pay for them."""
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wav, txt = Path(tmp) / "w.wav", Path(tmp) / "w.txt"
+        t = np.arange(16000) / 16000
+        sf.write(wav, (0.1 * np.sin(2 * np.pi * 150 * t) * (t > 0.3)).astype(np.float32), 16000)
+        txt.write_text("pan\n")
+        for transcript in (None, txt):
+            run_one((wav, transcript, Path(tmp) / "p.json", 25, ["--lang", "es"]))
+
+
 def run_job(args: tuple) -> dict:
     """Worker: ``talk cues`` (timed, as benchmarks/visemes.py), then the jaw curve when asked."""
     wav, txt, pred, fps, extra, gt_path, nuclei_on = args
@@ -462,7 +477,7 @@ def run(a) -> None:
     t0 = time.perf_counter()
     keys = [(lang, cond) for lang in langs for cond in conds]
     jobs = {key: _jobs_for(data, *key, work, a) for key in keys}
-    with ProcessPoolExecutor(a.jobs) as pool:
+    with ProcessPoolExecutor(a.jobs, initializer=warm_up) as pool:
         futures = {key: [pool.submit(run_job, j) for j in js] for key, js in jobs.items()}
         rows, summaries = [], {}
         for key in keys:
