@@ -62,6 +62,7 @@ import json
 import sys
 import tempfile
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -258,6 +259,19 @@ def phone_class_of(ipa: str) -> tuple[str, list[str] | None]:
     return (phone_class(arpa[0]) if arpa else "other"), arpa
 
 
+def _seed(e, seed: int) -> None:
+    """Seed the noise of breathy variants (f2 ...): libespeak-ng draws it from libc ``rand()``,
+    seeded from the clock at start-up. With a seed per item and the items made in a fixed order
+    in one process (the noise filter's state carries from one call to the next), ``make`` is
+    reproducible."""
+    import ctypes
+
+    ctypes.CDLL(None).srand(ctypes.c_uint(seed))
+    fn = e._lib.espeak_ng_SetRandSeed  # the binding keeps its library private; this is a bench-only knob
+    fn.argtypes = [ctypes.c_long]
+    fn(seed)
+
+
 def synth_item(lang: str, stem: str, text: str, voice: str, rate: int, pitch: int, prange: int) -> tuple:
     """(16 kHz samples, the uNN.json dict, closure log) of one utterance."""
     from scipy.signal import resample_poly
@@ -265,6 +279,7 @@ def synth_item(lang: str, stem: str, text: str, voice: str, rate: int, pitch: in
     from talkcli.audio.espeak import espeak
 
     e = espeak()
+    _seed(e, zlib.crc32(f"{lang}/{stem}".encode()))
     syn = e.synthesize(text, voice, rate, pitch, prange)
     segs, log = close_stops(syn.phones, syn.samples, syn.rate)
     y = resample_poly(syn.samples.astype(np.float64), 320, 441).astype(np.float32)
