@@ -360,7 +360,21 @@ class PhoneRecognizer:
                 for w, a, b in group:
                     got.extend(self._spread(w, offset_s + a * SECONDS_PER_PS_FRAME, offset_s + (b + 1) * SECONDS_PER_PS_FRAME))
             phones.extend(got)
+        if len(word_segs) < len(words):  # a partial path: the search ran out of audio before the last words
+            phones.extend(self._tail(samples, words[len(word_segs) :], word_segs[-1][2] + 1, offset_s))
         return phones or None
+
+    def _tail(self, samples: np.ndarray, words: list[str], start_frame: int, offset_s: float) -> list[Phone]:
+        """Phones of the ``words`` a partial word path left out, in the audio after ``start_frame``:
+        aligned there on their own, or else laid over it in proportion to their phones."""
+        rest = samples[start_frame * HOP :]
+        start_s = offset_s + start_frame * SECONDS_PER_PS_FRAME
+        got = self._phone_pass(rest, words, start_s) if len(rest) > HOP * len(words) else None
+        if got:
+            return got
+        weights = np.array([_word_weight(self, w) for w in words])
+        edges = start_s + len(rest) / ANALYSIS_RATE * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+        return [p for k, w in enumerate(words) for p in self._spread(w, float(edges[k]), float(edges[k + 1]))]
 
     def _spread(self, word: str, start_s: float, end_s: float) -> list[Phone]:
         """The dictionary phones of ``word`` laid over its span, vowels weighted twice."""
@@ -617,6 +631,8 @@ class Script:
     weights: list[float] = field(default_factory=list)
     prons: dict[str, str] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
+    # Clips up to this long are first aligned in one piece (at most 90 s in memory).
+    whole_clip_s: float = 90.0
 
     def add(self, phones: list[str] | None, ipa: str) -> None:
         if phones is None:
@@ -737,7 +753,7 @@ def _aligned_batches(samples, recognizer, script, chunks, start_s, db, threshold
     duration = len(samples) / ANALYSIS_RATE
     words = script.words
     recognizer.add_words(script.prons)
-    if duration <= 90.0 and None not in words:
+    if duration <= script.whole_clip_s and None not in words:
         phones = _safe_align(recognizer, samples[:], words)  # at most 90 s in memory
         if phones:
             yield PhoneBatch(duration, post(phones), aligned=True)
