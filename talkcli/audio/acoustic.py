@@ -2,12 +2,15 @@
 
 For speech that is not English, pocketsphinx's English phone models have
 nothing to offer, but the mouth follows the sound in any language: the jaw
-opens on each syllable nucleus (a peak of voiced loudness), the vowel's first
-two formants say how open (F1) and how rounded (low F2) it is, and the lips
-close where the sound stops (a deep, quiet dip between two nuclei).
+opens on each syllable nucleus (a peak of voiced loudness) and closes part way
+on the consonants between two nuclei, so it never holds one level through a
+phrase; the vowel's first two formants say how open (F1) and how rounded (low
+F2) it is, and the lips close where the sound stops without a hiss (a deep dip
+between two nuclei released without power above 3.5 kHz, as p, b and m are).
 
-The output is ARPAbet-named phones (``AA``/``AE`` open, ``EH``/``IH`` mid,
-``OW``/``UW`` rounded, ``T`` other consonants, ``M`` closures, ``SIL``) so
+The output is ARPAbet-named phones (``AA``/``AH1`` open, ``EH``/``IH`` mid,
+``OW``/``UW`` rounded, ``S`` fricatives, ``T`` other consonants, ``M``
+closures, ``SIL``) so
 everything downstream (visemes, cues, motion) is shared with the English path.
 Chunking and resume work as for ``phone_batches``: each chunk is analysed on
 its own, so a resumed job sees the same phones.
