@@ -328,7 +328,7 @@ class PhoneRecognizer:
                 return got
         return None
 
-    def align(self, samples: np.ndarray, words: list[str], offset_s: float = 0.0) -> list[Phone] | None:
+    def align(self, samples: np.ndarray, words: list[str], offset_s: float = 0.0, min_share: float = 0.8) -> list[Phone] | None:
         """Forced alignment of ``words`` to one stretch of speech; None where pocketsphinx fails.
 
         First the whole stretch in one word pass and one phone pass. Where that
@@ -336,7 +336,11 @@ class PhoneRecognizer:
         over the whole stretch, and the phone pass runs per group of words
         between pauses (a few seconds each); where it still fails, the word's
         dictionary phones share the word's span in proportion to typical phone
-        durations.
+        durations. Where the word pass runs out of audio before the last word
+        (a partial path) but has placed at least ``min_share`` of the words,
+        the words it left out are aligned in the audio after it, the same way
+        (``_tail``); with fewer, None (the caller has a better fallback: the
+        clip aligned chunk by chunk).
         """
         if not words:
             return None
@@ -349,7 +353,7 @@ class PhoneRecognizer:
         except (RuntimeError, TypeError):  # TypeError: pocketsphinx gave no segmentation
             return None
         word_segs = [(w, a, b) for w, a, b in segs if _is_word(w)]
-        if len(word_segs) < len(words) * 0.8:
+        if not word_segs or len(word_segs) < len(words) * min_share:
             return None
         phones: list[Phone] = []
         for group in _groups(word_segs):
@@ -366,10 +370,11 @@ class PhoneRecognizer:
 
     def _tail(self, samples: np.ndarray, words: list[str], start_frame: int, offset_s: float) -> list[Phone]:
         """Phones of the ``words`` a partial word path left out, in the audio after ``start_frame``:
-        aligned there on their own, or else laid over it in proportion to their phones."""
+        aligned there on their own (each partial path there aligns at least one more word), or
+        else laid over it in proportion to their phones."""
         rest = samples[start_frame * HOP :]
         start_s = offset_s + start_frame * SECONDS_PER_PS_FRAME
-        got = self._phone_pass(rest, words, start_s) if len(rest) > HOP * len(words) else None
+        got = self.align(rest, words, start_s, min_share=0.0) if len(rest) > HOP * len(words) else None
         if got:
             return got
         weights = np.array([_word_weight(self, w) for w in words])
@@ -766,7 +771,8 @@ def _aligned_batches(samples, recognizer, script, chunks, start_s, db, threshold
         mine = words[cuts[k] : cuts[k + 1]]
         phones = None
         if mine and None not in mine:
-            phones = _safe_align(recognizer, samples[chunk.start : chunk.end], mine, chunk.start / ANALYSIS_RATE)
+            # the last resort before the audio-only fallback: any partial word path is used
+            phones = _safe_align(recognizer, samples[chunk.start : chunk.end], mine, chunk.start / ANALYSIS_RATE, min_share=0.0)
         if phones is None:
             yield PhoneBatch(chunk.end / ANALYSIS_RATE, unaligned(chunk), aligned=False)
         else:
@@ -784,9 +790,10 @@ def _word_weight(recognizer: PhoneRecognizer, word: str) -> float:
     return float(sum(2.0 if p in _VOWELS else 1.0 for p in pron)) or 1.0
 
 
-def _safe_align(recognizer: PhoneRecognizer, samples: np.ndarray, words: list[str], offset_s: float = 0.0) -> list[Phone] | None:
+def _safe_align(recognizer: PhoneRecognizer, samples: np.ndarray, words: list[str], offset_s: float = 0.0,
+                min_share: float = 0.8) -> list[Phone] | None:
     """Forced alignment, or None where pocketsphinx fails in any way (it returns no segmentation on some inputs)."""
     try:
-        return recognizer.align(samples, words, offset_s)
+        return recognizer.align(samples, words, offset_s, min_share)
     except (RuntimeError, TypeError, ValueError):
         return None
