@@ -216,7 +216,7 @@ def encode_segment(chain: FrameChain, blocks: range, path: Path, settings: Setti
     height, width = chain.output_shape
     mux = settings.mux
     writer = VideoWriter(path, width, height, settings.audio.frame_rate, None, ffmpeg=mux.ffmpeg, crf=mux.crf,
-                         preset=mux.x264_preset, overwrite=True, threads=threads)  # fmt: skip
+                         preset=mux.x264_preset, x264_params=mux.x264_params, overwrite=True, threads=threads)  # fmt: skip
     clock = chain.clock
     with writer:
         n = 0
