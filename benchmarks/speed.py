@@ -22,13 +22,18 @@ frame and crop-only with the default settings, printing per row the photo, the
 output size, end-to-end fps, render and encode ms per frame and peak RSS
 (medians of --runs):
 
-    python benchmarks/speed.py --sweep [--runs 3] [--seconds 20] [--sizes 0.3 1 2 8 12]
+    python benchmarks/speed.py --sweep [--runs 3] [--seconds 20] [--sizes 0.3 1 2 8 12] [--compare OLD_CHECKOUT]
+
+``--compare`` renders every row with a second checkout's code too (its folder put first on
+PYTHONPATH, e.g. ``git archive <commit> | tar -x -C /tmp/old``), the two checkouts' runs interleaved,
+and prints its row below this one's, marked "(--compare)".
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -71,18 +76,25 @@ def one_run(ref: str, audio: str, out: str, crop_only: bool) -> None:
     }))
 
 
-def median_run(ref: Path, speech: Path, out: Path, mode: str, runs: int) -> dict:
-    """Median figures of ``runs`` renders, each in its own process."""
-    got = []
+def median_run(ref: Path, speech: Path, out: Path, mode: str, runs: int, code: list[str | None] = [None]) -> list[dict]:
+    """Median figures of ``runs`` renders, each in its own process, for each checkout in ``code``
+    (a path put first on PYTHONPATH; None: this one), the checkouts' runs interleaved (A B A B ...)
+    so that a shared machine's load falls on all of them alike."""
+    got: list[list[dict]] = [[] for _ in code]
     for _ in range(runs):
-        proc = subprocess.run([sys.executable, __file__, "--one", str(ref), str(speech), str(out), mode],
-                              capture_output=True, text=True, check=True)
-        got.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    med = {k: statistics.median(r[k] for r in got) for k in ("e2e_fps", "loop_fps", "rss_mb")}
-    med["stages"] = {k: statistics.median(r["stages"].get(k, 0.0) for r in got) for k in got[0]["stages"]}
-    med["size"] = got[0]["size"]
-    med["all"] = [r["e2e_fps"] for r in got]
-    return med
+        for k, path in enumerate(code):
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [path, os.environ.get("PYTHONPATH")])))
+            proc = subprocess.run([sys.executable, __file__, "--one", str(ref), str(speech), str(out), mode],
+                                  capture_output=True, text=True, check=True, env=env if path else None)
+            got[k].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    meds = []
+    for runs_of in got:
+        med = {k: statistics.median(r[k] for r in runs_of) for k in ("e2e_fps", "loop_fps", "rss_mb")}
+        med["stages"] = {k: statistics.median(r["stages"].get(k, 0.0) for r in runs_of) for k in runs_of[0]["stages"]}
+        med["size"] = runs_of[0]["size"]
+        med["all"] = [r["e2e_fps"] for r in runs_of]
+        meds.append(med)
+    return meds
 
 
 def sweep_photos(source: Path, sizes: list[float], work: Path) -> list[tuple[str, Path]]:
@@ -114,12 +126,14 @@ def sweep(args) -> None:
         speech = make_speech(args.seconds, args.audio, work)
         print(f"photo-size sweep: {source.name}, {args.seconds:.0f} s of speech, default settings, {args.runs} runs each, CPU")
         print(f"{'photo':>22} {'mode':>5} {'output':>10} {'e2e fps':>8} {'render ms':>9} {'encode ms':>9} {'RSS MB':>7}  all runs")
+        code = [None] + ([str(args.compare)] if args.compare else [])
         for label, photo in sweep_photos(source, args.sizes, work):
             for mode in ("full", "crop"):
-                m = median_run(photo, speech, work / "out.mp4", mode, args.runs)
-                st = m["stages"]
-                print(f"{label:>22} {mode:>5} {m['size']:>10} {m['e2e_fps']:8.1f} {st.get('render', 0):9.2f} "
-                      f"{st.get('encode', 0):9.2f} {m['rss_mb']:7.0f}  {', '.join('%.1f' % f for f in m['all'])}", flush=True)
+                for name, m in zip(("", "  (--compare)"), median_run(photo, speech, work / "out.mp4", mode, args.runs, code)):
+                    st = m["stages"]
+                    print(f"{label:>22} {mode:>5} {m['size']:>10} {m['e2e_fps']:8.1f} {st.get('render', 0):9.2f} "
+                          f"{st.get('encode', 0):9.2f} {m['rss_mb']:7.0f}  {', '.join('%.1f' % f for f in m['all'])}{name}",
+                          flush=True)
 
 
 def main() -> None:
@@ -131,6 +145,8 @@ def main() -> None:
     ap.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--sweep", action="store_true", help="photo-size sweep instead (see above)")
     ap.add_argument("--sizes", type=float, nargs="+", default=[0.3, 1, 2, 8, 12], help="megapixels for --sweep")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="--sweep: also render with the talkcli of this checkout, runs interleaved with this one's")
     args = ap.parse_args()
     if args.one:
         ref, audio, out, crop = args.one

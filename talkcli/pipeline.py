@@ -35,6 +35,9 @@ from talkcli.render.source import FrameSource
 from talkcli.timing import Clock
 
 
+PASTE_AHEAD = 2  # crop frames handed to the paste thread before the oldest is taken back: room for an uneven frame
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Stage 1's result: the face and the speech, and the wall seconds each took."""
@@ -115,7 +118,8 @@ class FrameChain:
     """Stages 2 to 5 for one motion block at a time: motion -> crops -> enhance -> paste-back.
 
     Wall time goes to the clock: the driver's blocks to "motion" (its phones, pulled
-    inside, to "phones"), crops and paste-back to "render", the enhancer to "enhance".
+    inside, to "phones"), crops and paste-back to "render" (with ``stream``, the wait for the
+    paste thread), the enhancer to "enhance".
     """
 
     def __init__(self, motion: MotionStream, source: FrameSource, enhance: Enhance | None,
@@ -131,15 +135,19 @@ class FrameChain:
         """(height, width) of the frames: the photo's (even) size, or the crop's with --crop-only."""
         return self.paste.shape if self.paste is not None else (self.source.crop_size, self.source.crop_size)
 
-    def frames(self, index: int) -> Iterator[np.ndarray]:
-        """The frames of motion block ``index``, ``(H, W, 3) uint8`` RGB each, in order."""
+    def crops(self, index: int) -> Iterator[CropFrame]:
+        """Stages 2 to 4: the crop frames of motion block ``index``, in order."""
         t = time.perf_counter()
         block = self.motion.next_block(index)
         self.clock.add("motion", time.perf_counter() - t)
         crops: Iterator[CropFrame] = self.clock.timed(self.source.crops(block), "render")
         if self.enhance is not None:
             crops = iter(self.enhance(list(crops)))
-        for crop in crops:
+        return crops
+
+    def frames(self, index: int) -> Iterator[np.ndarray]:
+        """The frames of motion block ``index``, ``(H, W, 3) uint8`` RGB each, in order."""
+        for crop in self.crops(index):
             if self.paste is None:
                 yield crop.image
                 continue
@@ -147,6 +155,40 @@ class FrameChain:
             frame = self.paste.paste_frame(crop)
             self.clock.add("render", time.perf_counter() - t)
             yield frame
+
+    def stream(self, blocks: range) -> Iterator[tuple[np.ndarray, bool]]:
+        """The frames of ``blocks`` in order, each with whether it ends its block: ``frames``
+        block after block, but paste-back (5) runs on a second thread, a frame behind the
+        crops, so that it overlaps the next crop's rendering and the caller's encoding (both
+        release the GIL in OpenCV, numba and the pipe to ffmpeg). The frames are the same."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.paste is None:
+            for index in blocks:
+                yield from ((frame, False) for frame in self.frames(index))
+                yield None, True  # the block's end
+            return
+        pending: deque = deque()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paste") as pool:
+            for index in blocks:
+                for crop in self.crops(index):
+                    pending.append(pool.submit(self.paste.paste_frame, crop))
+                    while len(pending) > PASTE_AHEAD:
+                        yield self._pasted(pending.popleft())
+                pending.append(None)  # the block's end
+            while pending:
+                yield self._pasted(pending.popleft())
+
+    def _pasted(self, job) -> tuple[np.ndarray | None, bool]:
+        """A frame from the paste thread; the time spent waiting for it goes to "render", so that
+        the stages still add up to the frame loop's wall time."""
+        if job is None:
+            return None, True
+        t = time.perf_counter()
+        frame = job.result()
+        self.clock.add("render", time.perf_counter() - t)
+        return frame, False
 
 
 def build_chain(prepared: Prepared, settings: Settings, models: Models, device: str, saved_state: dict | None,
@@ -174,17 +216,19 @@ def encode_segment(chain: FrameChain, blocks: range, path: Path, settings: Setti
     height, width = chain.output_shape
     mux = settings.mux
     writer = VideoWriter(path, width, height, settings.audio.frame_rate, None, ffmpeg=mux.ffmpeg, crf=mux.crf,
-                         preset=mux.x264_preset, overwrite=True, threads=threads)  # fmt: skip
+                         preset=mux.x264_preset, x264_params=mux.x264_params, overwrite=True, threads=threads)  # fmt: skip
     clock = chain.clock
     with writer:
-        for index in blocks:
-            n = 0
-            for frame in chain.frames(index):
-                t = time.perf_counter()
-                writer.write(frame)
-                clock.add("encode", time.perf_counter() - t)
-                n += 1
-            on_block(n)
+        n = 0
+        for frame, block_end in chain.stream(blocks):
+            if block_end:
+                on_block(n)
+                n = 0
+                continue
+            t = time.perf_counter()
+            writer.write(frame)
+            clock.add("encode", time.perf_counter() - t)
+            n += 1
         t = time.perf_counter()
     clock.add("encode", time.perf_counter() - t)  # flushing x264
     return writer.first_frame_time

@@ -65,6 +65,7 @@ class RenderSettings:
 class MuxSettings:
     crf: int = 20
     x264_preset: str = "veryfast"
+    x264_params: str = ""  # more x264 options, key=value:key=value (ffmpeg's -x264-params); "": the preset's own
     x264_threads: int = 0  # 0: one less than the CPU count (at least 1), leaving a core to the renderer
     audio_bitrate: str = "160k"
     ffmpeg: str | None = None
@@ -217,6 +218,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError("mux.crf must be 0..51")
     if s.mux.x264_preset not in X264_PRESETS:
         raise ConfigError(f"mux.x264_preset must be one of x264's presets, got {s.mux.x264_preset!r}", hint=", ".join(X264_PRESETS))
+    if not re.fullmatch(r"([a-z0-9-]+=[A-Za-z0-9.,_-]+(:[a-z0-9-]+=[A-Za-z0-9.,_-]+)*)?", s.mux.x264_params):
+        raise ConfigError(f"mux.x264_params must be x264 options key=value:key=value, got {s.mux.x264_params!r}",
+                          hint="e.g. --set mux.x264_params=mbtree=1:rc-lookahead=10")
     bps = bitrate_bps(s.mux.audio_bitrate)
     if bps is None or not 8_000 <= bps <= 10_000_000:  # below 8k is a "160" meant as 160k; ffmpeg clamps high ones
         raise ConfigError(

@@ -94,6 +94,7 @@ class VideoWriter:
         ffmpeg: str | None = None,
         crf: int = 20,
         preset: str = "veryfast",
+        x264_params: str = "",
         audio_bitrate: str = "160k",
         threads: int | None = None,
         overwrite: bool = False,
@@ -110,6 +111,7 @@ class VideoWriter:
         self.width, self.height, self.fps = int(width), int(height), fps
         self.audio_path = Path(audio_path) if audio_path is not None else None
         self.crf, self.preset, self.audio_bitrate, self.threads = crf, preset, audio_bitrate, threads
+        self.x264_params = x264_params  # ffmpeg's -x264-params, "key=value:key=value"; "": none
         self.overwrite = overwrite
         self.metadata = dict(metadata or {})  # container tags, e.g. {"comment": "..."}
 
@@ -148,6 +150,8 @@ class VideoWriter:
             args += ["-map", "0:v:0", "-an"]
         args += ["-vf", _COLOR_FILTER, "-c:v", "libx264", "-pix_fmt", "yuv420p"]
         args += ["-crf", str(self.crf), "-preset", self.preset]
+        if self.x264_params:
+            args += ["-x264-params", self.x264_params]
         if self.threads is not None:
             args += ["-threads", str(self.threads)]
         for key, value in self.metadata.items():

@@ -223,8 +223,28 @@ def changed_box(a: np.ndarray, b: np.ndarray) -> tuple:  # pragma: no cover - co
 
 
 @_jit
-def blend_region(out: np.ndarray, photo: np.ndarray, warped: np.ndarray, feather: np.ndarray, box: tuple,
-                 region: tuple, ramp: float, detail: bool, moved: np.ndarray, fields: np.ndarray,
+def _blend_weights(row: np.ndarray, fields: np.ndarray, i: int, lo: int, hi: int, x0: int, x1: int, bx0: int,
+                   wy: np.float32, inv_ramp: np.float32, detail: bool, wa: np.ndarray, wm: np.ndarray,
+                   ws: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``blend_region``'s per-pixel weights of one row's pixels ``lo..hi`` (photo x), each
+    written three times (once per channel) so that the channel loop runs over flat rows:
+    ``wa`` the paste's (feather times the fade at the region's edge ``x0..x1``), ``wm`` the
+    moved detail's, ``ws`` the still detail's (from row ``i`` of ``fields``)."""
+    one, byte = np.float32(1.0), np.float32(1.0 / 255.0)
+    for x in range(lo, hi):
+        a = row[x - bx0] * min(wy, np.float32(min(x - x0, x1 - 1 - x) + 1) * inv_ramp)
+        k = 3 * (x - lo)
+        wa[k] = wa[k + 1] = wa[k + 2] = a
+        if detail:
+            keep = one - np.float32(fields[i, x - x0, 1]) * byte
+            mw = keep * np.float32(fields[i, x - x0, 0]) * byte
+            wm[k] = wm[k + 1] = wm[k + 2] = mw
+            ws[k] = ws[k + 1] = ws[k + 2] = keep - mw
+
+
+@_jit
+def blend_region(out: np.ndarray, photo: np.ndarray, warped: np.ndarray, feather: np.ndarray, spans: np.ndarray,
+                 box: tuple, region: tuple, ramp: float, detail: bool, moved: np.ndarray, fields: np.ndarray,
                  photo_detail: np.ndarray) -> None:  # pragma: no cover - compiled
     """Blend a pasted crop into ``out`` (a copy of ``photo``, ``(H, W, 3) uint8``) inside
     ``region`` (photo pixels ``x0, y0, x1, y1``, end exclusive).
@@ -232,37 +252,51 @@ def blend_region(out: np.ndarray, photo: np.ndarray, warped: np.ndarray, feather
     ``warped``: the crop frame resampled onto the region, ``(rh, rw, 3) uint8``; ``feather``:
     the paste mask over ``box`` (the crop's footprint, ``x0, y0, x1, y1``), ``(bh, bw)
     float32``, faded to nothing over ``ramp`` pixels inside the region's edge (where the crop
-    is unchanged) so that the photo around the region meets it without a step. With
-    ``detail``, the photo's fine detail is added first: ``moved`` ``(rh, rw, 3) int16`` (the
-    detail moved by the frame's warp) where the head covers and ``photo_detail`` (``(bh, bw,
-    3) int16``, as photographed) elsewhere, weighted by ``fields`` ``(rh, rw, 2) uint8``
-    (255 = all): head coverage, and drawn layers (which keep the crop's own content).
+    is unchanged) so that the photo around the region meets it without a step; ``spans``
+    ``(bh, 2)``: per feather row, the columns ``lo, hi`` (end exclusive) outside which it is 0.
+    With ``detail``, the photo's fine detail is added first: ``moved`` ``(rh, rw, 3) uint8``
+    (the detail moved by the frame's warp, 128 = none) where the head covers and
+    ``photo_detail`` (``(bh, bw, 3) uint8``, as photographed, 128 = none) elsewhere, weighted
+    by ``fields`` ``(rh, rw, 4) uint8`` (255 = all): head coverage, and drawn layers (which
+    keep the crop's own content); the last two channels unused. Rows are blended flat (channels interleaved), which the
+    compiler vectorises.
     """
     bx0, by0 = box[0], box[1]
     rx0, ry0, rx1, ry1 = region
     inv_ramp = np.float32(1.0 / ramp)
-    one, half, byte = np.float32(1.0), np.float32(0.5), np.float32(1.0 / 255.0)
+    one, half, mid, zero, top = np.float32(1.0), np.float32(0.5), np.float32(128.0), np.float32(0.0), np.float32(255.0)
+    n = 3 * (rx1 - rx0)
+    wa, wm, ws = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.float32)
     for y in range(ry0, ry1):
         i = y - ry0
+        lo, hi = max(rx0, bx0 + spans[y - by0, 0]), min(rx1, bx0 + spans[y - by0, 1])
+        if hi <= lo:
+            continue
         wy = min(one, np.float32(min(i, ry1 - 1 - y) + 1) * inv_ramp)
-        frow, prow, orow, wrow = feather[y - by0], photo[y], out[y], warped[i]
-        for x in range(rx0, rx1):
-            j = x - rx0
-            a = frow[x - bx0] * min(wy, np.float32(min(j, rx1 - 1 - x) + 1) * inv_ramp)
-            if a <= 0:
-                continue
-            b = one - a
+        _blend_weights(feather[y - by0], fields, i, lo, hi, rx0, rx1, bx0, wy, inv_ramp, detail, wa, wm, ws)
+        p, o = photo[y].ravel()[3 * lo:3 * hi], out[y].ravel()[3 * lo:3 * hi]
+        w = warped[i].ravel()[3 * (lo - rx0):3 * (hi - rx0)]
+        m, d = w, w
+        if detail:
+            m = moved[i].ravel()[3 * (lo - rx0):3 * (hi - rx0)]
+            d = photo_detail[y - by0].ravel()[3 * (lo - bx0):3 * (hi - bx0)]
+        for k in range(3 * (hi - lo)):
+            v = np.float32(w[k])
             if detail:
-                keep = one - np.float32(fields[i, j, 1]) * byte
-                moved_w = keep * np.float32(fields[i, j, 0]) * byte
-                still_w = keep - moved_w
-                for c in range(3):
-                    v = np.float32(wrow[j, c]) + moved_w * moved[i, j, c] + still_w * photo_detail[y - by0, x - bx0, c]
-                    v = np.float32(int(min(max(v, np.float32(0.0)), np.float32(255.0)) + half))
-                    orow[x, c] = np.uint8(int(a * v + b * np.float32(prow[x, c]) + half))
-            else:
-                for c in range(3):
-                    orow[x, c] = np.uint8(int(a * np.float32(wrow[j, c]) + b * np.float32(prow[x, c]) + half))
+                v += wm[k] * (np.float32(m[k]) - mid) + ws[k] * (np.float32(d[k]) - mid)
+                v = np.float32(int(min(max(v, zero), top) + half))
+            a = wa[k]
+            o[k] = np.uint8(int(a * v + (one - a) * np.float32(p[k]) + half))
+
+
+def feather_spans(feather: np.ndarray) -> np.ndarray:
+    """Per row of ``feather`` ``(h, w)``: the columns ``lo, hi`` (end exclusive) outside which it
+    is 0, ``(h, 2) int64`` (``0, 0`` for a row of zeros). ``blend_region`` works only between them."""
+    nz = feather > 0
+    rows = nz.any(axis=1)
+    lo = np.where(rows, nz.argmax(axis=1), 0)
+    hi = np.where(rows, nz.shape[1] - nz[:, ::-1].argmax(axis=1), 0)
+    return np.ascontiguousarray(np.stack([lo, hi], axis=1).astype(np.int64))
 
 
 def warm_up() -> None:
@@ -281,7 +315,7 @@ def warm_up() -> None:
     image = np.zeros((4, 4, 4), np.uint8)
     changed_box(image, image)
     f32 = np.zeros((4, 4), np.float32)
-    i3 = np.zeros((4, 4, 3), np.int16)
-    blend_region(image[..., :3].copy(), image[..., :3], image[..., :3].copy(), f32, (0, 0, 4, 4), (0, 0, 4, 4), 4.0,
-                 True, i3, np.zeros((4, 4, 2), np.uint8), i3)
+    u3 = np.zeros((4, 4, 3), np.uint8)
+    blend_region(image[..., :3].copy(), image[..., :3].copy(), u3, f32, feather_spans(f32), (0, 0, 4, 4), (0, 0, 4, 4),
+                 4.0, True, u3, np.zeros((4, 4, 4), np.uint8), u3)
     composite_head(np.zeros((4, 4, 3), np.uint8), image[..., 3], image[..., :3].copy(), image[..., :3].copy(), 0)

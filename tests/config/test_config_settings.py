@@ -234,3 +234,13 @@ def test_set_assignments_parse_toml_values():
     assert parse_assignment("audio.fps=30000/1001") == ("audio.fps", "30000/1001")
     with pytest.raises(ConfigError, match="--set expects"):
         parse_assignment("crf")
+
+
+@pytest.mark.parametrize("value,ok", [("", True), ("mbtree=1:rc-lookahead=10", True), ("subme=1", True),
+                                      ("mbtree", False), ("a=1;rm -rf", False), ("x=1::y=2", False)])
+def test_x264_params_are_key_value_pairs(value, ok):
+    if ok:
+        assert load_settings(None, {"mux.x264_params": value}).mux.x264_params == value
+    else:
+        with pytest.raises(ConfigError, match="x264_params"):
+            load_settings(None, {"mux.x264_params": value})

@@ -308,3 +308,12 @@ def test_error_line_picks_the_cause_not_the_cascade() -> None:
     assert error_line(stderr) == "x264 [error]: invalid preset 'bad'"
     assert error_line(b"[mp4 @ 0xab] just chatter\n\n") == "just chatter"
     assert error_line("") == "no output"
+
+
+def test_x264_params_reach_the_encoder(tmp_path: Path) -> None:
+    for params, expect in (("", b"mbtree=0"), ("mbtree=1:rc-lookahead=10", b"rc_lookahead=10")):
+        out = tmp_path / "p.mp4"
+        with VideoWriter(out, 64, 48, Fraction(25), None, preset="superfast", x264_params=params, overwrite=True) as w:
+            w.write(solid((10, 200, 30), 5))
+        assert probe(out).video.n_frames == 5
+        assert expect in out.read_bytes()  # x264 writes its options into the stream
