@@ -243,6 +243,19 @@ def test_ray_render_refuses_standard_output_and_enhancement(tmp_path, example_fa
 
 
 @pytest.mark.slow
+def _segment_worker_pid() -> int:
+    """The pid of a process Ray titled as a SegmentRenderer actor (``ray::SegmentRenderer...``)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("ray::SegmentRenderer"):
+                return int(entry.name)
+    raise AssertionError("no SegmentRenderer worker process found")
+
+
 def test_a_segment_whose_worker_is_killed_is_rendered_again_on_a_fresh_one(tmp_path, example_face, ray_cluster):
     import re
     import signal
@@ -280,7 +293,7 @@ def test_a_segment_whose_worker_is_killed_is_rendered_again_on_a_fresh_one(tmp_p
     while time.time() < deadline and not (names and (job / "manifest.json").exists()
                                          and any(s.status == "done" for s in Manifest.load(job).segments)):
         time.sleep(0.05)
-    pid = ray_cluster.get(ray_cluster.get_actor(f"{names[0]}-0").pid.remote())
+    pid = _segment_worker_pid()  # a worker busy with a segment (it answers no calls while it renders)
     os.kill(pid, signal.SIGKILL)
     thread.join(120)
     assert "error" not in outcome, outcome.get("error")
