@@ -1,24 +1,26 @@
 """On paper: how much faster one long render gets on N machines with ``--ray``, from measured times.
 
-Renders --minutes of speech locally (``python -m talkcli render``, default
-settings, the LJ Speech clip repeated when ../shared is present, else the
-example), reads the stage times the render records (``render.json`` in its
-job folder), and models ``talk render --ray`` on N machines of C cores:
+Renders --minutes of speech twice with default settings (the LJ Speech clip
+repeated when ../shared is present, else the example): locally, and with
+``--ray local`` (one worker per CPU of this machine). The local render's
+stage times (``render.json``) give the parts that stay on the driver machine,
+in order, whatever the cluster:
 
-    T(N, C) = setup + (phones + motion) * F          the driver's passes, in order
-            + start                                   a worker loads talk and the models
-            + ceil(S / (N * C)) * segment             S segments, N * C at a time
-            + join * F                                the driver joins the segment files
+    serial = setup + (phones + motion) * F + join * F + worker start-up
 
-with F frames and S segments of ``jobs.segment_s`` (10 s). ``segment`` is
-(render + encode) ms a frame times a segment's frames, measured with one
-render per core as a Ray worker runs it (one CPU each). ``start`` is
---start-s (2.5 s measured: the first item of a worker in
-``benchmarks/batch_ray.py``). Network and shared-storage costs are not in
-the model: the driver sends only paths and motion states, and each worker
-writes its segment file (a few MB) to the shared job folder.
+and the ``--ray local`` run gives what one machine's workers take for all S
+segments together: ``parallel_1 = T_ray - serial - cluster start-up``
+(--cluster-start-s, 3.8 s measured: ``benchmarks/batch_ray.py``, ``--ray
+local`` against a running cluster). On N such machines the segments go out
+N times as wide, a whole segment at a time:
 
-    python benchmarks/ray_scaling.py [--minutes 5] [--cores 2] [--start-s 2.5]
+    T(N) = serial + parallel_1 * ceil(S / (N * W)) / ceil(S / W)
+
+with W workers a machine (its CPUs). Not modelled: the network and shared
+storage (the driver sends paths and motion states; each worker writes its
+segment file, a few MB, to the shared job folder) and machines unlike this one.
+
+    python benchmarks/ray_scaling.py [--minutes 5] [--start-s 2.5] [--cluster-start-s 3.8]
 """
 
 from __future__ import annotations
@@ -50,37 +52,42 @@ def speech(minutes: float, folder: Path) -> Path:
     return out
 
 
+def render(wav: Path, out: Path, extra: list[str]) -> tuple[float, dict]:
+    import os
+
+    env = dict(os.environ, RAY_AUTH_MODE=os.environ.get("RAY_AUTH_MODE", "disabled"))
+    cmd = [sys.executable, "-m", "talkcli", "render", "--ref", str(ROOT / "examples" / "face.jpg"), "--audio", str(wav), "-o", str(out), "-q", *extra]
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=out.parent, env=env)
+    wall = time.perf_counter() - started
+    return wall, json.loads(next(out.parent.glob(f".talk-{out.name}-*/render.json")).read_text())
+
+
 def main() -> None:
+    import os
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=5.0)
-    ap.add_argument("--cores", type=int, default=2, help="cores per machine")
     ap.add_argument("--start-s", type=float, default=2.5, help="a worker's start-up (s)")
+    ap.add_argument("--cluster-start-s", type=float, default=3.8, help="starting a local Ray cluster (s)")
     ap.add_argument("--segment-s", type=float, default=10.0)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="talk-scaling-") as tmp:
         folder = Path(tmp)
         wav = speech(a.minutes, folder)
-        out = folder / "out.mp4"
-        started = time.perf_counter()
-        cmd = [sys.executable, "-m", "talkcli", "render", "--ref", str(ROOT / "examples" / "face.jpg"), "--audio", str(wav), "-o", str(out), "-q"]
-        subprocess.run(cmd, check=True, cwd=folder)
-        wall = time.perf_counter() - started
-        record = json.loads(next(folder.glob(".talk-out.mp4-*/render.json")).read_text())
-    ms = record["stage_ms_per_frame"]
-    frames, fps = record["n_frames"], record["fps"]
-    setup = sum(record["setup_seconds"].values())
-    driver = setup + (ms["phones"] + ms["motion"]) * frames / 1000
-    per_seg = (ms["render"] + ms["encode"]) * a.segment_s * fps / 1000
-    segments = math.ceil(frames / (a.segment_s * fps))
-    join = ms["join"] * frames / 1000
-    print(f"local render of {a.minutes:g} min: {wall:.1f} s wall ({frames} frames; stages ms/frame: "
-          + ", ".join(f"{k} {v:.2f}" for k, v in ms.items()) + ")")
-    print(f"model: driver passes {driver:.1f} s, {segments} segments of {per_seg:.1f} s each, join {join:.1f} s, worker start {a.start_s:g} s")
-    print(f"| machines ({a.cores} cores each) | modelled wall s | speed-up over one local render |")
+        local, record = render(wav, folder / "local.mp4", [])
+        on_ray, _ = render(wav, folder / "ray.mp4", ["--ray", "local"])
+    ms, frames = record["stage_ms_per_frame"], record["n_frames"]
+    serial = sum(record["setup_seconds"].values()) + (ms["phones"] + ms["motion"] + ms["join"]) * frames / 1000 + a.start_s
+    parallel = on_ray - serial - a.cluster_start_s
+    segments, width = math.ceil(frames / (a.segment_s * record["fps"])), os.cpu_count() or 1
+    print(f"{a.minutes:g} min ({frames} frames, {segments} segments): local {local:.1f} s, --ray local {on_ray:.1f} s; "
+          f"serial part {serial:.1f} s, the segments on one machine of {width} CPUs {parallel:.1f} s")
+    print("| machines | modelled wall s | speed-up over the local render |")
     print("|---|---|---|")
     for n in (1, 2, 4, 8, 16, 32):
-        t = driver + a.start_s + math.ceil(segments / (n * a.cores)) * per_seg + join
-        print(f"| {n} | {t:.1f} | {wall / t:.1f}x |")
+        t = serial + parallel * math.ceil(segments / (n * width)) / math.ceil(segments / width)
+        print(f"| {n} | {t:.1f} | {local / t:.1f}x |")
 
 
 if __name__ == "__main__":
