@@ -50,6 +50,7 @@ CLOSURE_BURST_HF = 0.1  # ... of the lips if its release has less than this shar
 RELEASE_RISE_DB = 6.0  # a closure's release is the first frame this much louder than its quietest
 CLOSURE_HF_RATIO = 0.1  # ... if it is also not a fricative (little energy above 3 kHz)
 MAX_CLOSURE_FRAMES = 25
+MIN_CLOSURE_FRAMES = 2
 
 
 def _spectra(samples: np.ndarray, n_frames: int) -> np.ndarray:
@@ -175,7 +176,7 @@ def _label_closures(labels: np.ndarray, fr: _Frames, peaks: np.ndarray, dips: np
         if fr.hf_burst[r : r + 2].max() >= CLOSURE_BURST_HF:
             continue
         # 20 to 250 ms: shorter dips are flaps, longer ones pauses (the mouth rests there)
-        if 2 <= hi - lo + 1 <= MAX_CLOSURE_FRAMES:
+        if MIN_CLOSURE_FRAMES <= hi - lo + 1 <= MAX_CLOSURE_FRAMES:
             labels[lo : hi + 1] = "M"
 
 
