@@ -66,8 +66,10 @@ def doctor(
             table.add_row("torch", "[green]ok", f"torch {torch.__version__}; render device for --device auto: {device}")
         except ImportError:
             table.add_row("torch", "[yellow]absent", "CPU rendering works; --device cuda needs torch")
+        from rich.markup import escape
+
         for name, status, details in optional_extras():
-            table.add_row(name, status, details)
+            table.add_row(name, status, escape(details))  # "talkcli[languages]" is no style tag
         out.print(table)
         if problems:
             err.print(f"[red]error:[/] {problems} problem(s) found (hint: see the table above)")

@@ -91,6 +91,20 @@ def test_doctor_finds_ffmpeg_and_models():
     assert result.exit_code == 0, result.output
     assert "libx264" in result.output and "face_landmarks" in result.output
     assert "render kernels" in result.output and "numba" in result.output
+    assert "extra: languages" in result.output and "extra: ray" in result.output
+
+
+def test_doctor_reports_an_absent_extra_with_its_install_command(monkeypatch):
+    import sys
+
+    from talkcli.audio import espeak
+
+    monkeypatch.setitem(sys.modules, "espeakng_loader", None)  # the languages extra is not installed
+    monkeypatch.setattr(espeak, "_instance", None)
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output  # an optional extra is no problem
+    row = next(line for line in result.output.splitlines() if "extra: languages" in line)
+    assert "absent" in row and "'talkcli[languages]'" in result.output  # the brackets are no style tag
 
 
 @pytest.mark.slow
