@@ -31,6 +31,7 @@ def batch(
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset for every item."),
     config: Optional[Path] = typer.Option(None, "--config", help="Job file (TOML) for every item; per-item options win over it."),
     set_: list[str] = typer.Option([], "--set", help="Any setting, e.g. --set mux.crf=23 (wins over everything)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Language of every item's speech (es, fr, ja, ...), as render --lang; the same as --set audio.lang=... (for a list of mixed languages, give each row an audio.lang column instead). [default: en]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Render items again even when their output exists."),
     progress: str = typer.Option("bar", "--progress", help="bar (live table), json (JSON lines on stderr) or none."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary and failures."),
@@ -53,7 +54,8 @@ def batch(
             import_ray()  # not installed: exit 6 before anything else
         if workers is not None and not 1 <= workers <= MAX_WORKERS:
             raise UsageError(f"--workers must be 1 to {MAX_WORKERS}, got {workers}", hint="1 renders one item at a time; each worker loads its own models")
-        flags = dict(parse_assignment(text) for text in set_)
+        flags = {"audio.lang": lang} if lang else {}
+        flags |= dict(parse_assignment(text) for text in set_)
         load_settings(preset, flags, job_file=config)  # fail fast on bad settings, before any item runs
         items = plan_batch(source, ref, refs, out_dir)
 

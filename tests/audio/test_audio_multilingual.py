@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +171,29 @@ def test_cues_with_a_french_transcript_is_aligned(tmp_path):
     closed = {i for i, c in enumerate(frames) if c == "closed"}
     hits = sum(any(abs(i - k) <= 1 for k in closed) for i in (int((a + b) / 2 * 25) for a, b in lips))
     assert hits >= len(lips) - 1 >= 4
+
+
+def test_batch_lang_applies_to_every_item(tmp_path):
+    from talkcli.jobs.batch import plan_batch
+
+    pytest.importorskip("espeakng_loader")
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    from talkcli.cli.app import app
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    samples, _ = _speech("Pablo bebe vino.", "es")
+    sf.write(clips / "a.wav", samples, 16000)
+    (clips / "a.txt").write_text("Pablo bebe vino blanco con su madre en el mar de Barcelona.", encoding="utf-8")
+    face = Path(__file__).resolve().parents[2] / "examples" / "face.jpg"
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["batch", str(clips), "--ref", str(face), "-o", str(out), "--preset", "smoke", "-q"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == ExitCode.PARTIAL, refused.output
+    assert "--lang" in refused.output and not (out / "a.mp4").exists()
+    done = CliRunner().invoke(app, [*args, "--lang", "es"])
+    assert done.exit_code == 0, done.output
+    assert (out / "a.mp4").is_file() and len(plan_batch(clips, face, None, out)) == 1
