@@ -52,7 +52,7 @@ def cues(audio: Path, transcript: Path | None = None, settings: Settings | None 
     fps = settings.audio.frame_rate
     driver = choose_driver(settings, decoded.samples, text, models or Models(), lambda m: on_event(Notice("warning", m)))
     phones = [p for batch in driver.phone_batches() for p in batch.phones]
-    note = driver.unaligned_note() if hasattr(driver, "unaligned_note") else None
+    note = driver.unaligned_note()
     if note:
         on_event(Notice("warning", note))
     return frame_classes(phones, frame_count(len(decoded.samples), decoded.sample_rate, fps), fps, min_closure_frames)

@@ -54,7 +54,7 @@ def choose_driver(settings: Settings, samples: np.ndarray, transcript: str | Non
         recognizer = models.recognizer
         return PhoneDriver(
             "transcript", samples, settings,
-            lambda start_s: phone_batches(samples, recognizer, None, max_chunk_s, start_s, script=script, fallback=fallback(samples)),
+            lambda start_s: phone_batches(samples, recognizer, None, max_chunk_s, start_s, script=script, fallback=fallback),
             uses_transcript=True,
         )  # fmt: skip
     if is_english(lang):
@@ -90,7 +90,7 @@ def _transcript_script(lang: str, transcript: str, models: Models, warn: Callabl
     if is_english(lang):
         from talkcli.audio.phonemes import english_script
 
-        return english_script(models.recognizer, transcript), lambda samples: None
+        return english_script(models.recognizer, transcript), None
     from talkcli.audio.acoustic import stretch_phones
     from talkcli.audio.multilingual import Lexicon
 

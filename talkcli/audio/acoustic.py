@@ -234,10 +234,7 @@ def syllable_nuclei(samples: np.ndarray) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def stretch_phones(samples: np.ndarray):
-    """``fallback(chunk, offset_s) -> phones`` for ``phone_batches``: the acoustic pseudo-phones of a
-    stretch that could not be aligned, with the pause level of the whole clip ``samples``."""
-    if NOISE_FLOOR_DB is not None:
-        samples = with_noise_floor(samples, NOISE_FLOOR_DB)
-    threshold = silence_threshold_db(frame_db(samples))
-    return lambda chunk, offset_s: chunk_phones(chunk, threshold, offset_s)[0]
+def stretch_phones(chunk: np.ndarray, offset_s: float, threshold_db: float) -> list[Phone]:
+    """``phone_batches``' fallback: the pseudo-phones of a stretch that could not be aligned
+    (``threshold_db``: the whole clip's pause level)."""
+    return chunk_phones(chunk, threshold_db, offset_s)[0]

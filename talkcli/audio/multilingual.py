@@ -55,13 +55,19 @@ _ENGLISH_COMMON = frozenset(
 )
 
 
+def _code(lang: str) -> str:
+    """``pt_BR`` -> ``pt-br``; an alias -> eSpeak NG's name (``zh`` -> ``cmn``)."""
+    code = lang.strip().lower().replace("_", "-")
+    return _ALIASES.get(code, code)
+
+
 def voice_for(lang: str) -> str:
     """The eSpeak NG voice for a language code (``es``, ``pt-BR``, ``zh``); UsageError when it has none."""
     from talkcli.audio.espeak import espeak
 
-    code = lang.strip().lower().replace("_", "-")
+    code = _code(lang)
     engine = espeak()
-    for candidate in (_ALIASES.get(code, code), code.split("-")[0], _ALIASES.get(code.split("-")[0], "")):
+    for candidate in (code, _code(code.split("-")[0])):
         if candidate and engine.has_voice(candidate):
             return candidate
     raise UsageError(f"eSpeak NG has no language {lang!r}", hint="use an ISO 639 code such as es, fr, de, it, pt, ja, cmn")
@@ -79,7 +85,7 @@ def script_counts(text: str) -> dict[str, int]:
 
 def check_script(text: str, lang: str) -> None:
     """UsageError when most of ``text``'s letters are in a script the language is not written in."""
-    code = _ALIASES.get(lang.lower().replace("_", "-"), lang.lower().replace("_", "-"))
+    code = _code(lang)
     expected = _SCRIPTS.get(code, _SCRIPTS.get(code.split("-")[0], _LATIN))
     counts = script_counts(text)
     total = sum(counts.values())

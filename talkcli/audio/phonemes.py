@@ -621,7 +621,6 @@ class PhoneBatch:
 
 
 @dataclass
-@dataclass
 class Script:
     """A transcript ready for alignment.
 
@@ -648,7 +647,7 @@ class Script:
             name = LEXICON_PREFIX + "-".join(p.lower() for p in phones)
             self.words.append(name)
             self.prons[name] = " ".join(phones)
-            self.weights.append(float(sum(2.0 if p in _VOWELS else 1.0 for p in phones)))
+            self.weights.append(phones_weight(phones))
         self.breaks.append(False)
 
 
@@ -706,7 +705,7 @@ def phone_batches(
     max_chunk_s: float = 12.0,
     start_s: float = 0.0,
     script: Script | None = None,
-    fallback: Callable[[np.ndarray, float], list[Phone]] | None = None,
+    fallback: Callable[[np.ndarray, float, float], list[Phone]] | None = None,
 ) -> Iterator[PhoneBatch]:
     """Phones chunk by chunk, in time order, lazily (``samples``: 16 kHz mono float32).
 
@@ -721,8 +720,8 @@ def phone_batches(
     ``script``: the words to align, already looked up (another language's
     lexicon, ``talkcli.audio.multilingual``), instead of ``transcript``'s
     English words; a None word cannot be aligned. ``fallback(chunk_samples,
-    offset_s)``: the phones of a chunk that is not aligned (default: the
-    phone loop).
+    offset_s, pause_db)``: the phones of a chunk that is not aligned, given the
+    clip's pause level (default: the phone loop).
 
     ``start_s`` resumes a job: chunks ending at or before it are skipped
     without being decoded. Chunk boundaries depend only on the samples, so the
@@ -739,7 +738,7 @@ def phone_batches(
 
     def unaligned(c: Chunk) -> list[Phone]:
         if fallback is not None:
-            return fallback(samples[c.start : c.end], c.start / ANALYSIS_RATE)
+            return fallback(samples[c.start : c.end], c.start / ANALYSIS_RATE, threshold)
         return post(recognizer.recognise(samples[c.start : c.end], offset_s=c.start / ANALYSIS_RATE))
 
     if script is None and transcript:
@@ -786,8 +785,12 @@ def english_script(recognizer: PhoneRecognizer, text: str) -> Script:
 
 
 def _word_weight(recognizer: PhoneRecognizer, word: str) -> float:
-    pron = (recognizer.pronunciation(word) or "").split()
-    return float(sum(2.0 if p in _VOWELS else 1.0 for p in pron)) or 1.0
+    return phones_weight((recognizer.pronunciation(word) or "").split())
+
+
+def phones_weight(phones: list[str]) -> float:
+    """How long a word of these ARPAbet phones takes, relatively: vowels count twice (at least 1)."""
+    return float(sum(2.0 if p in _VOWELS else 1.0 for p in phones)) or 1.0
 
 
 def _safe_align(recognizer: PhoneRecognizer, samples: np.ndarray, words: list[str], offset_s: float = 0.0,

@@ -157,7 +157,7 @@ def run_job(job: RenderJob, settings: Settings, on_event: EventCallback, models:
         if enhance is not None:
             on_event(StageFinished("enhance", clock.totals.get("enhance", 0.0)))
         deliver(checked, manifest, settings, clock, on_event)
-    note = driver.unaligned_note() if hasattr(driver, "unaligned_note") else None
+    note = driver.unaligned_note()
     if note:
         on_event(Notice("warning", note))
     timing = {"setup": setup, "started": started, "audio_ready": audio_ready, "first_frame": first_frame_time}

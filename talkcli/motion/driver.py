@@ -48,6 +48,9 @@ class Driver(Protocol):
     def aligned(self) -> bool:
         """True when every stretch of speech was timed from its transcript."""
 
+    def unaligned_note(self) -> str | None:
+        """With a transcript, what to tell the user about stretches it could not time; else None."""
+
 
 class PhoneDriver:
     """Phones chunk by chunk -> rule-based motion (``MotionGenerator``).
