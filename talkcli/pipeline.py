@@ -157,10 +157,11 @@ class FrameChain:
             yield frame
 
     def stream(self, blocks: range) -> Iterator[tuple[np.ndarray, bool]]:
-        """The frames of ``blocks`` in order, each with whether it ends its block: ``frames``
-        block after block, but paste-back (5) runs on a second thread, a frame behind the
-        crops, so that it overlaps the next crop's rendering and the caller's encoding (both
-        release the GIL in OpenCV, numba and the pipe to ffmpeg). The frames are the same."""
+        """``(frame, False)`` for the frames of ``blocks`` in order, and ``(None, True)`` after each
+        block's last one: ``frames`` block after block, but paste-back (5) runs on a second
+        thread, up to ``PASTE_AHEAD`` frames behind the crops, so that it overlaps the next
+        crop's rendering and the caller's encoding (both release the GIL in OpenCV, numba and
+        the pipe to ffmpeg). The frames are the same."""
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
